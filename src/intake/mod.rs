@@ -1,0 +1,3 @@
+//! Intake: getting samples out of metrics endpoints and servers.
+
+pub mod exposition;

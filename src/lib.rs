@@ -1,0 +1,5 @@
+//! nightwatch: a terminal incident cockpit for the async health of distributed systems.
+//!
+//! See `docs/architecture.md` for how the modules fit together.
+
+pub mod intake;
