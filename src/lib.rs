@@ -3,3 +3,5 @@
 //! See `docs/architecture.md` for how the modules fit together.
 
 pub mod intake;
+pub mod series;
+pub mod signals;
