@@ -489,17 +489,9 @@ impl Group {
                 (self.mean, self.kahan) =
                     functions::kahan_inc(v / self.count, q * self.mean, q * self.kahan);
             }
-            token::T_MAX => {
-                if self.value < v || self.value.is_nan() {
-                    self.value = v;
-                }
-            }
-            token::T_MIN => {
-                if self.value > v || self.value.is_nan() {
-                    self.value = v;
-                }
-            }
-            _ => {} // count and group only count
+            token::T_MAX if self.value < v || self.value.is_nan() => self.value = v,
+            token::T_MIN if self.value > v || self.value.is_nan() => self.value = v,
+            _ => {} // count and group only count; min and max keep what they have
         }
     }
 
