@@ -2,6 +2,7 @@
 //!
 //! See `docs/architecture.md` for how the modules fit together.
 
+pub mod alerts;
 pub mod config;
 pub mod intake;
 pub mod series;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
+use nightwatch::series::notation::{Point, number as num, parse_points, split_series};
 use nightwatch::series::{Labels, Sample, SeriesData, Storage, is_stale, matches, stale_nan};
 use nightwatch::signals::promql::{self, Evaluator, Value, check_subset, selectors};
 use promql_parser::label::Matcher;
@@ -57,76 +58,6 @@ impl TestStore {
     }
 }
 
-/// A point in the test notation: a value, a staleness marker, or nothing at that step.
-#[derive(Clone, Copy, Debug)]
-enum Point {
-    Value(f64),
-    Stale,
-    Omitted,
-}
-
-/// Parses `1 2+3x4 _ _x2 stale -1-2x3 NaN Inf`, or reports a native histogram.
-fn parse_points(s: &str) -> Result<Vec<Point>, &'static str> {
-    if s.contains("{{") {
-        return Err("native histogram");
-    }
-    let mut out = Vec::new();
-    for tok in s.split_whitespace() {
-        if tok == "_" {
-            out.push(Point::Omitted);
-            continue;
-        }
-        if tok == "stale" {
-            out.push(Point::Stale);
-            continue;
-        }
-        if let Some(n) = tok.strip_prefix("_x") {
-            let n: usize = n.parse().map_err(|_| "bad _xN")?;
-            out.extend(std::iter::repeat_n(Point::Omitted, n));
-            continue;
-        }
-        // a+bxN, a-bxN, axN, or a plain number
-        if let Some(xpos) = tok.rfind('x')
-            && tok[xpos + 1..].chars().all(|c| c.is_ascii_digit())
-            && xpos + 1 < tok.len()
-        {
-            let times: usize = tok[xpos + 1..].parse().map_err(|_| "bad times")?;
-            let body = &tok[..xpos];
-            let split = body
-                .char_indices()
-                .skip(1)
-                .filter(|&(i, c)| {
-                    (c == '+' || c == '-') && !matches!(body.as_bytes()[i - 1], b'e' | b'E')
-                })
-                .map(|(i, _)| i)
-                .last();
-            let (start, step) = match split {
-                Some(i) => (num(&body[..i])?, num(&body[i..])?),
-                None => (num(body)?, 0.0),
-            };
-            let mut v = start;
-            for _ in 0..=times {
-                out.push(Point::Value(v));
-                v += step;
-            }
-            continue;
-        }
-        out.push(Point::Value(num(tok)?));
-    }
-    Ok(out)
-}
-
-fn num(s: &str) -> Result<f64, &'static str> {
-    let t = s.strip_prefix('+').unwrap_or(s);
-    match t.to_ascii_lowercase().as_str() {
-        "inf" => return Ok(f64::INFINITY),
-        "-inf" => return Ok(f64::NEG_INFINITY),
-        "nan" => return Ok(f64::NAN),
-        _ => {}
-    }
-    t.parse().map_err(|_| "bad number")
-}
-
 /// `1h30m`, `10s53ms`, `0`, `8000s`, or plain seconds.
 fn duration_ms(s: &str) -> Option<i64> {
     let (neg, s) = match s.strip_prefix('-') {
@@ -160,74 +91,6 @@ fn duration_ms(s: &str) -> Option<i64> {
         rest = &rest[unit_len..];
     }
     Some(if neg { -total } else { total })
-}
-
-/// Splits `name{a="b"} rest` into the series and the rest, honouring quotes.
-fn split_series(line: &str) -> Option<(Labels, &str)> {
-    let line = line.trim();
-    let b = line.as_bytes();
-    let mut i = 0;
-    while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b':') {
-        i += 1;
-    }
-    let name = &line[..i];
-    let mut pairs: Vec<(String, String)> = Vec::new();
-    if !name.is_empty() {
-        pairs.push(("__name__".into(), name.into()));
-    }
-    if i < b.len() && b[i] == b'{' {
-        i += 1;
-        loop {
-            while i < b.len() && (b[i] == b' ' || b[i] == b',') {
-                i += 1;
-            }
-            if i >= b.len() {
-                return None;
-            }
-            if b[i] == b'}' {
-                i += 1;
-                break;
-            }
-            let start = i;
-            while i < b.len() && b[i] != b'=' && b[i] != b' ' {
-                i += 1;
-            }
-            let key = line[start..i].trim().trim_matches('"').to_owned();
-            while i < b.len() && (b[i] == b' ' || b[i] == b'=') {
-                i += 1;
-            }
-            let quote = *b.get(i)?;
-            if quote != b'"' && quote != b'\'' {
-                return None;
-            }
-            i += 1;
-            let mut val = Vec::new();
-            while i < b.len() && b[i] != quote {
-                if b[i] == b'\\' && i + 1 < b.len() {
-                    i += 1;
-                    match b[i] {
-                        b'n' => val.push(b'\n'),
-                        b't' => val.push(b'\t'),
-                        b'x' if i + 2 < b.len() => {
-                            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok()?;
-                            val.push(u8::from_str_radix(hex, 16).ok()?);
-                            i += 2;
-                        }
-                        other => val.push(other),
-                    }
-                } else {
-                    val.push(b[i]);
-                }
-                i += 1;
-            }
-            i += 1;
-            pairs.push((key, String::from_utf8_lossy(&val).into_owned()));
-        }
-    }
-    if name.is_empty() && pairs.is_empty() && !line.starts_with("{}") {
-        return None;
-    }
-    Some((Labels::from_pairs(pairs), &line[i.min(line.len())..]))
 }
 
 enum Expected {

@@ -2,6 +2,7 @@
 //! evaluation reads.
 
 mod labels;
+pub mod notation;
 pub mod store;
 
 pub use labels::{Labels, METRIC_NAME};
