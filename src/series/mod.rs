@@ -1,10 +1,12 @@
 //! The series data model and the bounded in-memory store that scraping fills and signal
 //! evaluation reads.
 
+pub mod ingest;
 mod labels;
 pub mod notation;
 pub mod store;
 
+pub use ingest::{IngestReport, ScrapedSample, merge_target_labels};
 pub use labels::{Labels, METRIC_NAME};
 pub use store::{SeriesId, SeriesLimit, Store};
 

@@ -41,6 +41,7 @@ pub struct Store {
     by_name: HashMap<Arc<str>, Vec<SeriesId>>,
     retention_ms: i64,
     max_series: usize,
+    pub(super) targets: HashMap<u64, super::ingest::TargetSeries>,
 }
 
 impl Store {
@@ -53,6 +54,7 @@ impl Store {
             by_name: HashMap::new(),
             retention_ms: retention_ms.max(1),
             max_series,
+            targets: HashMap::new(),
         }
     }
 

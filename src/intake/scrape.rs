@@ -1,0 +1,491 @@
+//! Scraping one target once: fetch with a timeout and a body cap (decompressed, so a gzip bomb
+//! is cut off early), parse by Content-Type, enforce the sample and label limits, and keep the
+//! samples the signals read in a batch that borrows nothing.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::ops::Range;
+use std::time::{Duration, Instant};
+
+use reqwest::Url;
+
+use super::exposition::{Event, Format, ParseError, Parser, ValueRules, Warnings};
+use super::http::{Failure, authorize, classify};
+use crate::config::{Auth, Limits, Signal};
+use crate::series::{Labels, METRIC_NAME, ScrapedSample};
+use crate::signals::promql::selectors;
+
+/// How to scrape a target.
+#[derive(Clone, Debug)]
+pub struct Spec {
+    pub timeout: Duration,
+    pub limits: Limits,
+    pub value_rules: ValueRules,
+    /// Parse with this grammar whatever the Content-Type says (`nightwatch scrape --openmetrics`).
+    pub force_format: Option<Format>,
+    pub auth: Auth,
+}
+
+/// Why a scrape failed. Each reason reads differently on the targets view.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ScrapeError {
+    Request(Failure),
+    BodyTooLarge { limit: u64 },
+    Parse(ParseError),
+    SampleLimit { limit: usize },
+    LabelLimit(String),
+    Auth(String),
+}
+
+impl fmt::Display for ScrapeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScrapeError::Request(r) => r.fmt(f),
+            ScrapeError::BodyTooLarge { limit } => write!(
+                f,
+                "body too large (over {})",
+                crate::config::Unit::Bytes.format(*limit as f64)
+            ),
+            ScrapeError::Parse(e) => write!(f, "parse error at line {}: {}", e.line, e.message),
+            ScrapeError::SampleLimit { limit } => {
+                write!(f, "sample limit exceeded (more than {limit} samples)")
+            }
+            ScrapeError::LabelLimit(m) => write!(f, "label limit exceeded: {m}"),
+            ScrapeError::Auth(m) => write!(f, "credentials: {m}"),
+        }
+    }
+}
+
+impl ScrapeError {
+    /// A short stable name for the reason, for JSON output and tests.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ScrapeError::Request(Failure::ConnectionRefused) => "connection-refused",
+            ScrapeError::Request(Failure::Dns(_)) => "dns",
+            ScrapeError::Request(Failure::Timeout) => "timeout",
+            ScrapeError::Request(Failure::Tls(_)) => "tls",
+            ScrapeError::Request(Failure::Connect(_)) => "connect",
+            ScrapeError::Request(Failure::Status(_)) => "http-status",
+            ScrapeError::Request(Failure::Other(_)) => "request",
+            ScrapeError::BodyTooLarge { .. } => "body-too-large",
+            ScrapeError::Parse(_) => "parse-error",
+            ScrapeError::SampleLimit { .. } => "sample-limit",
+            ScrapeError::LabelLimit(_) => "label-limit",
+            ScrapeError::Auth(_) => "credentials",
+        }
+    }
+}
+
+/// Which metric names the signals read; the rest of a body is parsed and validated but not kept.
+#[derive(Clone, Debug, Default)]
+pub struct NameFilter {
+    names: HashSet<String>,
+    all: bool,
+}
+
+impl NameFilter {
+    pub fn all() -> Self {
+        NameFilter {
+            names: HashSet::new(),
+            all: true,
+        }
+    }
+
+    /// The names the locally evaluated signals select; everything if one selects without an
+    /// exact name.
+    pub fn for_signals<'a>(signals: impl IntoIterator<Item = &'a Signal>) -> Self {
+        let mut f = NameFilter::default();
+        for s in signals {
+            for matchers in selectors(&s.parsed) {
+                let exact = matchers.iter().find(|m| {
+                    m.name == METRIC_NAME && m.op == promql_parser::label::MatchOp::Equal
+                });
+                match exact {
+                    Some(m) => {
+                        f.names.insert(m.value.clone());
+                    }
+                    None => f.all = true,
+                }
+            }
+        }
+        f
+    }
+
+    pub fn keeps(&self, name: &str) -> bool {
+        self.all || self.names.contains(name)
+    }
+}
+
+/// What a successful scrape found.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Report {
+    pub format: Option<Format>,
+    /// Decompressed body size.
+    pub bytes: usize,
+    /// Samples in the body (all of them, kept or not).
+    pub samples: usize,
+    /// Text format: lines skipped as unparsable.
+    pub skipped_lines: usize,
+    pub first_skipped: Option<ParseError>,
+    /// OpenMetrics value-rule violations let through (`openmetrics-value-rules = "warn"`).
+    pub warnings: Warnings,
+    pub parse_time: Duration,
+}
+
+/// The kept samples of one scrape. Owns the body; entries point into it, so a sample whose
+/// series the store already knows costs no allocation.
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    body: Vec<u8>,
+    entries: Vec<Entry>,
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    series: Range<u32>,
+    value: f64,
+    timestamp_ms: Option<i64>,
+}
+
+impl Batch {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn samples(&self) -> impl Iterator<Item = ScrapedSample<'_>> {
+        self.entries.iter().map(|e| ScrapedSample {
+            key: &self.body[e.series.start as usize..e.series.end as usize],
+            value: e.value,
+            timestamp_ms: e.timestamp_ms,
+        })
+    }
+}
+
+/// Decodes a batch key (`name{labels}` as written) into labels, metric name included.
+pub fn decode_series(key: &[u8]) -> Option<Labels> {
+    let text = std::str::from_utf8(key).ok()?;
+    let line = format!("{text} 0");
+    let mut p = Parser::new(line.as_bytes(), Format::Text);
+    match p.next_event()? {
+        Ok(Event::Sample(s)) => {
+            let mut pairs: Vec<(String, String)> = Vec::with_capacity(s.labels.len() + 1);
+            pairs.push((METRIC_NAME.to_owned(), s.name.to_owned()));
+            pairs.extend(
+                s.labels
+                    .iter()
+                    .map(|l| (l.name.to_owned(), l.value().into_owned())),
+            );
+            Some(Labels::from_pairs(pairs))
+        }
+        _ => None,
+    }
+}
+
+pub struct Scraped {
+    pub report: Report,
+    pub batch: Batch,
+}
+
+const ACCEPT_TEXT: &str =
+    "text/plain;version=0.0.4;q=1,application/openmetrics-text;version=1.0.0;q=0.5,*/*;q=0.1";
+const ACCEPT_OM: &str =
+    "application/openmetrics-text;version=1.0.0;q=1,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+/// Fetches and parses one target. Never takes longer than `spec.timeout` (plus parsing).
+pub async fn scrape(
+    client: &reqwest::Client,
+    url: &Url,
+    spec: &Spec,
+    filter: &NameFilter,
+) -> Result<Scraped, ScrapeError> {
+    let (body, content_type) =
+        match tokio::time::timeout(spec.timeout, fetch(client, url, spec)).await {
+            Ok(r) => r?,
+            Err(_) => return Err(ScrapeError::Request(Failure::Timeout)),
+        };
+    let format = spec
+        .force_format
+        .unwrap_or_else(|| Format::from_content_type(content_type.as_deref().unwrap_or("")));
+    // Parsing a large body is CPU work: keep it off the async workers.
+    if body.len() > 1 << 20 {
+        let (spec, filter) = (spec.clone(), filter.clone());
+        tokio::task::spawn_blocking(move || parse_body(body, format, &spec, &filter))
+            .await
+            .unwrap_or_else(|e| {
+                Err(ScrapeError::Request(Failure::Other(format!(
+                    "parser task failed: {e}"
+                ))))
+            })
+    } else {
+        parse_body(body, format, spec, filter)
+    }
+}
+
+async fn fetch(
+    client: &reqwest::Client,
+    url: &Url,
+    spec: &Spec,
+) -> Result<(Vec<u8>, Option<String>), ScrapeError> {
+    let accept = if spec.force_format == Some(Format::OpenMetrics) {
+        ACCEPT_OM
+    } else {
+        ACCEPT_TEXT
+    };
+    let req = client
+        .get(url.clone())
+        .header(reqwest::header::ACCEPT, accept)
+        .header(
+            "X-Prometheus-Scrape-Timeout-Seconds",
+            format!("{:.3}", spec.timeout.as_secs_f64()),
+        );
+    let req = authorize(req, &spec.auth).map_err(ScrapeError::Auth)?;
+    let mut resp = req
+        .send()
+        .await
+        .map_err(|e| ScrapeError::Request(classify(&e)))?;
+    if !resp.status().is_success() {
+        return Err(ScrapeError::Request(Failure::Status(
+            resp.status().as_u16(),
+        )));
+    }
+    let limit = spec.limits.body_bytes;
+    if resp.content_length().is_some_and(|n| n > limit) {
+        return Err(ScrapeError::BodyTooLarge { limit });
+    }
+    let content_type = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let cap = resp.content_length().unwrap_or(64 << 10).min(limit) as usize;
+    let mut body = Vec::with_capacity(cap);
+    // Chunks arrive decompressed: the cap applies to what we would hold, not what crossed the wire.
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| ScrapeError::Request(classify(&e)))?
+    {
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Err(ScrapeError::BodyTooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, content_type))
+}
+
+/// Parses a body under the spec's limits. Exposed for benchmarks and tests.
+pub fn parse_body(
+    body: Vec<u8>,
+    format: Format,
+    spec: &Spec,
+    filter: &NameFilter,
+) -> Result<Scraped, ScrapeError> {
+    let started = Instant::now();
+    let limits = spec.limits;
+    let mut report = Report {
+        format: Some(format),
+        bytes: body.len(),
+        ..Report::default()
+    };
+    let mut entries = Vec::new();
+    let base = body.as_ptr() as usize;
+    {
+        let mut p = Parser::with_value_rules(&body, format, spec.value_rules);
+        // Consecutive samples usually share a name: remember the last decision.
+        let mut last: (&str, bool) = ("", false);
+        while let Some(ev) = p.next_event() {
+            let s = match ev {
+                Ok(Event::Sample(s)) => s,
+                Ok(_) => continue,
+                Err(e) if format == Format::Text => {
+                    report.skipped_lines += 1;
+                    report.first_skipped.get_or_insert(e);
+                    continue;
+                }
+                Err(e) => return Err(ScrapeError::Parse(e)),
+            };
+            report.samples += 1;
+            if report.samples > limits.samples {
+                return Err(ScrapeError::SampleLimit {
+                    limit: limits.samples,
+                });
+            }
+            if s.labels.len() > limits.labels {
+                return Err(ScrapeError::LabelLimit(format!(
+                    "line {} has {} labels (limit {})",
+                    s.line,
+                    s.labels.len(),
+                    limits.labels
+                )));
+            }
+            for l in s.labels {
+                if l.name.len() > limits.label_name_length {
+                    return Err(ScrapeError::LabelLimit(format!(
+                        "line {}: a label name is {} bytes long (limit {})",
+                        s.line,
+                        l.name.len(),
+                        limits.label_name_length
+                    )));
+                }
+                if l.raw_value().len() > limits.label_value_length {
+                    return Err(ScrapeError::LabelLimit(format!(
+                        "line {}: the value of {} is {} bytes long (limit {})",
+                        s.line,
+                        l.name,
+                        l.raw_value().len(),
+                        limits.label_value_length
+                    )));
+                }
+            }
+            let keep = if last.0 == s.name {
+                last.1
+            } else {
+                let k = filter.keeps(s.name);
+                last = (s.name, k);
+                k
+            };
+            if keep {
+                let start = s.series_text.as_ptr() as usize - base;
+                // Bodies are capped far below 4 GiB, so offsets fit in u32.
+                let (Ok(a), Ok(b)) = (
+                    u32::try_from(start),
+                    u32::try_from(start + s.series_text.len()),
+                ) else {
+                    return Err(ScrapeError::BodyTooLarge {
+                        limit: limits.body_bytes,
+                    });
+                };
+                entries.push(Entry {
+                    series: a..b,
+                    value: s.value,
+                    timestamp_ms: s.timestamp_ms,
+                });
+            }
+        }
+        report.warnings = p.warnings();
+    }
+    // A body with nothing but bad lines (an HTML error page, say) is a failed scrape, not an
+    // empty target.
+    if report.samples == 0
+        && let Some(e) = report.first_skipped.clone()
+    {
+        return Err(ScrapeError::Parse(e));
+    }
+    report.parse_time = started.elapsed();
+    Ok(Scraped {
+        report,
+        batch: Batch { body, entries },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> Spec {
+        Spec {
+            timeout: Duration::from_secs(1),
+            limits: Limits::default(),
+            value_rules: ValueRules::Strict,
+            force_format: None,
+            auth: Auth::default(),
+        }
+    }
+
+    #[test]
+    fn keeps_only_the_names_the_signals_read() {
+        let mut f = NameFilter::default();
+        f.names.insert("b".into());
+        let body = b"a 1\nb{x=\"1\"} 2\nb{x=\"2\"} 3\nc 4\n".to_vec();
+        let s = parse_body(body, Format::Text, &spec(), &f).expect("ok");
+        assert_eq!(s.report.samples, 4);
+        let kept: Vec<(String, f64)> = s
+            .batch
+            .samples()
+            .map(|x| (String::from_utf8_lossy(x.key).into_owned(), x.value))
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                ("b{x=\"1\"}".to_owned(), 2.0),
+                ("b{x=\"2\"}".to_owned(), 3.0)
+            ]
+        );
+    }
+
+    #[test]
+    fn limits_fail_the_scrape_whole() {
+        let mut sp = spec();
+        sp.limits.samples = 2;
+        let e = parse_body(
+            b"a 1\nb 2\nc 3\n".to_vec(),
+            Format::Text,
+            &sp,
+            &NameFilter::all(),
+        )
+        .err();
+        assert_eq!(e, Some(ScrapeError::SampleLimit { limit: 2 }));
+        let mut sp = spec();
+        sp.limits.labels = 1;
+        let e = parse_body(
+            b"a{x=\"1\",y=\"2\"} 1\n".to_vec(),
+            Format::Text,
+            &sp,
+            &NameFilter::all(),
+        )
+        .err();
+        assert!(matches!(e, Some(ScrapeError::LabelLimit(m)) if m.contains("line 1 has 2 labels")));
+        let mut sp = spec();
+        sp.limits.label_value_length = 3;
+        let e = parse_body(
+            b"a{x=\"long\"} 1\n".to_vec(),
+            Format::Text,
+            &sp,
+            &NameFilter::all(),
+        )
+        .err();
+        assert!(matches!(e, Some(ScrapeError::LabelLimit(_))));
+    }
+
+    #[test]
+    fn a_body_of_nothing_but_garbage_is_a_parse_error() {
+        let e = parse_body(
+            b"<html>\n<body>login</body>\n".to_vec(),
+            Format::Text,
+            &spec(),
+            &NameFilter::all(),
+        )
+        .err();
+        assert!(
+            matches!(&e, Some(ScrapeError::Parse(p)) if p.line == 1),
+            "{e:?}"
+        );
+        assert!(
+            e.map(|e| e.to_string())
+                .is_some_and(|m| m.starts_with("parse error at line 1"))
+        );
+    }
+
+    #[test]
+    fn a_few_bad_lines_are_counted_not_fatal() {
+        let s = parse_body(
+            b"a 1\nbad line\nb 2\n".to_vec(),
+            Format::Text,
+            &spec(),
+            &NameFilter::all(),
+        )
+        .expect("ok");
+        assert_eq!((s.report.samples, s.report.skipped_lines), (2, 1));
+        assert_eq!(s.report.first_skipped.map(|e| e.line), Some(2));
+    }
+
+    #[test]
+    fn batch_keys_decode_to_labels() {
+        let l = decode_series(br#"rq{path="/a,b",code="200"}"#).expect("decodes");
+        assert_eq!(l.to_string(), r#"rq{code="200", path="/a,b"}"#);
+    }
+}
