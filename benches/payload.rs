@@ -14,9 +14,7 @@ pub fn generate(series: usize) -> String {
     };
     let methods = ["GET", "POST", "PUT", "DELETE"];
     let codes = ["200", "201", "404", "500", "503"];
-    const LES: [&str; 10] = [
-        "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "+Inf",
-    ];
+    const LES: [&str; 10] = ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "+Inf"];
     let mut written = 0;
     let mut family = 0;
     while written < series {
@@ -27,7 +25,9 @@ pub fn generate(series: usize) -> String {
             _ => format!("app_request_duration_{family}_seconds"),
         };
         let typ = ["counter", "gauge", "histogram"][kind];
-        out.push_str(&format!("# HELP {name} Synthetic family {family} for the parser benchmark.\n# TYPE {name} {typ}\n"));
+        out.push_str(&format!(
+            "# HELP {name} Synthetic family {family} for the parser benchmark.\n# TYPE {name} {typ}\n"
+        ));
         for k in 0..40 {
             if written >= series {
                 break;
@@ -39,11 +39,7 @@ pub fn generate(series: usize) -> String {
                 0 | 1 => {
                     let code = codes[(next() % 5) as usize];
                     let v = next() % 10_000_000;
-                    let extra = if k % 2 == 0 {
-                        format!(",zone=\"eu-west-{}\"", next() % 3)
-                    } else {
-                        String::new()
-                    };
+                    let extra = if k % 2 == 0 { format!(",zone=\"eu-west-{}\"", next() % 3) } else { String::new() };
                     out.push_str(&format!(
                         "{name}{{service=\"svc-{svc:03}\",instance=\"{inst}\",method=\"{method}\",code=\"{code}\"{extra}}} {v}\n"
                     ));
@@ -61,14 +57,14 @@ pub fn generate(series: usize) -> String {
                         ));
                         written += 1;
                     }
-                    for (sfx, v) in [
-                        ("_sum", format!("{}.{:03}", cum / 7, next() % 1000)),
-                        ("_count", cum.to_string()),
-                    ] {
+                    for (sfx, v) in [("_sum", format!("{}.{:03}", cum / 7, next() % 1000)), ("_count", cum.to_string())]
+                    {
                         if written >= series {
                             break;
                         }
-                        out.push_str(&format!("{name}{sfx}{{service=\"svc-{svc:03}\",instance=\"{inst}\",method=\"{method}\"}} {v}\n"));
+                        out.push_str(&format!(
+                            "{name}{sfx}{{service=\"svc-{svc:03}\",instance=\"{inst}\",method=\"{method}\"}} {v}\n"
+                        ));
                         written += 1;
                     }
                 }

@@ -3,7 +3,11 @@
 //! See `docs/architecture.md` for how the modules fit together.
 
 pub mod alerts;
+pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod intake;
+pub mod logging;
 pub mod series;
 pub mod signals;
+pub mod text;

@@ -1,1 +1,28 @@
-fn main() {}
+//! nightwatch: parse the command line, set up logging, dispatch.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use nightwatch::cli::{Cli, Command};
+use nightwatch::commands;
+
+/// Usage errors exit 64 (EX_USAGE), never 1–3, which `eval` uses for WARN, PAGE and UNKNOWN.
+const EXIT_USAGE: u8 = 64;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let _log = nightwatch::logging::init();
+    let code = match &cli.command {
+        Command::Scrape(a) => commands::scrape::run(a),
+        Command::Eval(a) => commands::eval::run(cli.config.as_deref(), a),
+        Command::Check(_) => commands::check::run(cli.config.as_deref()),
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}

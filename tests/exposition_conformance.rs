@@ -24,14 +24,9 @@ fn openmetrics_cases() -> Vec<Case> {
             continue;
         }
         let meta: serde_json::Value =
-            serde_json::from_slice(&fs::read(path.join("test.json")).expect("test.json"))
-                .expect("json");
+            serde_json::from_slice(&fs::read(path.join("test.json")).expect("test.json")).expect("json");
         cases.push(Case {
-            name: path
-                .file_name()
-                .expect("name")
-                .to_string_lossy()
-                .into_owned(),
+            name: path.file_name().expect("name").to_string_lossy().into_owned(),
             body: fs::read(path.join("metrics")).expect("metrics"),
             should_parse: meta["shouldParse"].as_bool().expect("shouldParse"),
         });
@@ -52,24 +47,14 @@ fn all_211_openmetrics_cases_are_judged_like_the_reference_parser() {
             (Err(e), false) => {
                 // The error names a line of the body.
                 let lines = c.body.split(|&b| b == b'\n').count().max(1) as u32;
-                assert!(
-                    e.line >= 1 && e.line <= lines,
-                    "{}: error line {} outside 1..={lines}",
-                    c.name,
-                    e.line
-                );
+                assert!(e.line >= 1 && e.line <= lines, "{}: error line {} outside 1..={lines}", c.name, e.line);
                 assert!(!e.message.is_empty());
             }
             (Ok(_), false) => wrong.push(format!("{}: accepted, should be rejected", c.name)),
             (Err(e), true) => wrong.push(format!("{}: rejected ({e}), should parse", c.name)),
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "{} of 211 judged wrongly:\n{}",
-        wrong.len(),
-        wrong.join("\n")
-    );
+    assert!(wrong.is_empty(), "{} of 211 judged wrongly:\n{}", wrong.len(), wrong.join("\n"));
 }
 
 /// Under `ValueRules::Warn` only the cases that break a value rule are let through (and
@@ -97,11 +82,7 @@ fn relaxed_value_rules_let_through_exactly_the_value_cases() {
         if c.should_parse {
             assert!(relaxed.is_ok(), "{}", c.name);
         } else if let Ok(exp) = relaxed {
-            assert!(
-                exp.warnings.count >= 1,
-                "{}: let through without a warning",
-                c.name
-            );
+            assert!(exp.warnings.count >= 1, "{}: let through without a warning", c.name);
             assert!(exp.warnings.first.is_some());
             flipped.push(c.name);
         }
@@ -119,8 +100,7 @@ fn valid_openmetrics_bodies_yield_their_samples() {
     let values: Vec<&str> = fam.samples.iter().map(|s| s.labels[0].1.as_str()).collect();
     assert_eq!(values, ["b\"a\nr", "b\\a\\z", "b\"a\nr # ", "b\\a\\z # "]);
 
-    let body =
-        fs::read(conformance_dir().join("openmetrics/histogram_exemplars/metrics")).expect("read");
+    let body = fs::read(conformance_dir().join("openmetrics/histogram_exemplars/metrics")).expect("read");
     let exp = parse_all(&body, Format::OpenMetrics).expect("valid");
     assert_eq!(exp.series_count(), 3);
     assert_eq!(exp.exemplars.len(), 3, "exemplars are kept aside");
@@ -133,17 +113,9 @@ fn prometheus_textparse_bodies_parse_completely() {
     let mut checked = 0;
     for entry in fs::read_dir(&dir).expect("dir") {
         let path = entry.expect("entry").path();
-        let name = path
-            .file_name()
-            .expect("name")
-            .to_string_lossy()
-            .into_owned();
+        let name = path.file_name().expect("name").to_string_lossy().into_owned();
         let body = fs::read(&path).expect("read");
-        let format = if name.contains(".om.") {
-            Format::OpenMetrics
-        } else {
-            Format::Text
-        };
+        let format = if name.contains(".om.") { Format::OpenMetrics } else { Format::Text };
         // client_golang's example body breaks OpenMetrics value rules (negative observations
         // with a _sum, negative quantiles): relaxed rules take it, strict ones name the line.
         let rules = if name == "alltypes.5mfs.om.txt" {
@@ -154,16 +126,9 @@ fn prometheus_textparse_bodies_parse_completely() {
             ValueRules::Strict
         };
         let exp = parse_all_with(&body, format, rules).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert!(
-            exp.errors.is_empty(),
-            "{name}: skipped lines: {:?}",
-            exp.errors
-        );
+        assert!(exp.errors.is_empty(), "{name}: skipped lines: {:?}", exp.errors);
         // Every non-comment, non-blank line became a sample.
-        let sample_lines = body
-            .split(|&b| b == b'\n')
-            .filter(|l| !l.is_empty() && !l.starts_with(b"#"))
-            .count();
+        let sample_lines = body.split(|&b| b == b'\n').filter(|l| !l.is_empty() && !l.starts_with(b"#")).count();
         assert_eq!(exp.series_count(), sample_lines, "{name}");
         checked += 1;
     }

@@ -16,11 +16,7 @@ impl Rng {
         self.0
     }
     fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
+        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
     }
 }
 
@@ -91,16 +87,9 @@ fn exercise(body: &[u8]) {
             let mut events = 0usize;
             while let Some(ev) = p.next_event() {
                 events += 1;
-                assert!(
-                    events <= body.len() + 2,
-                    "more events than bytes: the parser loops"
-                );
+                assert!(events <= body.len() + 2, "more events than bytes: the parser loops");
                 match ev {
-                    Err(e) => assert!(
-                        e.line >= 1 && e.line <= max_line,
-                        "line {} of {max_line}: {e}",
-                        e.line
-                    ),
+                    Err(e) => assert!(e.line >= 1 && e.line <= max_line, "line {} of {max_line}: {e}", e.line),
                     Ok(Event::Sample(s)) => {
                         for l in s.labels {
                             let _ = l.value();

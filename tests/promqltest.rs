@@ -26,11 +26,7 @@ impl Storage for TestStore {
         self.series
             .iter()
             .filter(|(l, _)| matches(l, m))
-            .map(|(l, s)| SeriesData {
-                labels: l,
-                samples: s,
-                observed_from: None,
-            })
+            .map(|(l, s)| SeriesData { labels: l, samples: s, observed_from: None })
             .collect()
     }
 }
@@ -74,9 +70,7 @@ fn duration_ms(s: &str) -> Option<i64> {
         let digits = rest.find(|c: char| !c.is_ascii_digit())?;
         let n: i64 = rest[..digits].parse().ok()?;
         rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
         let mult = match &rest[..unit_len] {
             "ms" => 1,
             "s" => 1000,
@@ -129,11 +123,7 @@ impl Tally {
 }
 
 fn run_file(path: &Path, tally: &mut Tally) {
-    let file = path
-        .file_name()
-        .and_then(|f| f.to_str())
-        .unwrap_or("?")
-        .to_owned();
+    let file = path.file_name().and_then(|f| f.to_str()).unwrap_or("?").to_owned();
     let text = fs::read_to_string(path).expect("read test file");
     let lines: Vec<&str> = text.lines().collect();
     let mut store = TestStore::default();
@@ -160,11 +150,7 @@ fn run_file(path: &Path, tally: &mut Tally) {
             store = TestStore::default();
         } else if let Some(rest) = head.strip_prefix("load") {
             let nhcb = rest.starts_with("_with_nhcb");
-            let interval = rest
-                .split_whitespace()
-                .last()
-                .and_then(duration_ms)
-                .expect("load interval");
+            let interval = rest.split_whitespace().last().and_then(duration_ms).expect("load interval");
             for (_, l) in &block {
                 let (labels, points) = split_series(l).expect("series");
                 match parse_points(points) {
@@ -178,13 +164,8 @@ fn run_file(path: &Path, tally: &mut Tally) {
                                 Point::Omitted => None,
                             })
                             .collect();
-                        if nhcb
-                            && let Some(fam) =
-                                labels.metric_name().and_then(|n| n.strip_suffix("_bucket"))
-                        {
-                            store
-                                .native
-                                .push(labels.without(&["le"]).with("__name__", fam));
+                        if nhcb && let Some(fam) = labels.metric_name().and_then(|n| n.strip_suffix("_bucket")) {
+                            store.native.push(labels.without(&["le"]).with("__name__", fam));
                         }
                         store.add(labels, pts);
                     }
@@ -271,8 +252,7 @@ fn parse_eval(file: &str, line: usize, head: &str, block: &[(usize, &str)]) -> O
             continue;
         }
         let (labels, points) = split_series(l)?;
-        ev.expected
-            .push(Expected::Series(labels, parse_points(points).ok()?));
+        ev.expected.push(Expected::Series(labels, parse_points(points).ok()?));
     }
     Some(ev)
 }
@@ -294,11 +274,7 @@ fn run_eval(store: &TestStore, ev: Eval, tally: &mut Tally) {
         tally.skip(format!("outside the subset: {}", u.0));
         return;
     }
-    if ev.native_expected
-        || selectors(&expr)
-            .iter()
-            .any(|m| store.native.iter().any(|n| matches(n, m)))
-    {
+    if ev.native_expected || selectors(&expr).iter().any(|m| store.native.iter().any(|n| matches(n, m))) {
         tally.skip("native histograms");
         return;
     }
@@ -331,14 +307,9 @@ fn run_eval(store: &TestStore, ev: Eval, tally: &mut Tally) {
                                 per_series.entry(e.labels).or_default().push((t, e.v));
                             }
                         }
-                        Value::Scalar(s) => {
-                            per_series.entry(Labels::empty()).or_default().push((t, s))
-                        }
+                        Value::Scalar(s) => per_series.entry(Labels::empty()).or_default().push((t, s)),
                         other => {
-                            tally.wrong.push(format!(
-                                "{where_}: a range query gave a {}",
-                                other.type_name()
-                            ));
+                            tally.wrong.push(format!("{where_}: a range query gave a {}", other.type_name()));
                             return;
                         }
                     }
@@ -348,9 +319,7 @@ fn run_eval(store: &TestStore, ev: Eval, tally: &mut Tally) {
         t += step.max(1);
     }
     if ev.fail {
-        tally
-            .wrong
-            .push(format!("{where_}: succeeded, Prometheus fails it"));
+        tally.wrong.push(format!("{where_}: succeeded, Prometheus fails it"));
         return;
     }
     tally.ran += 1;
@@ -401,12 +370,7 @@ fn check_instant(ev: &Eval, v: Value) -> Option<String> {
                 }
             }
             if want.len() != got.len() {
-                return Some(format!(
-                    "expected {} elements, got {}: {:?}",
-                    want.len(),
-                    got.len(),
-                    got
-                ));
+                return Some(format!("expected {} elements, got {}: {:?}", want.len(), got.len(), got));
             }
             for (k, (l, v)) in want.iter().enumerate() {
                 let found = if ev.ordered {
@@ -450,12 +414,7 @@ fn check_instant(ev: &Eval, v: Value) -> Option<String> {
                     })
                     .collect();
                 let have: Vec<(i64, f64)> = series.samples.iter().map(|x| (x.t, x.v)).collect();
-                if expect.len() != have.len()
-                    || expect
-                        .iter()
-                        .zip(&have)
-                        .any(|(e, h)| e.0 != h.0 || !close(e.1, h.1))
-                {
+                if expect.len() != have.len() || expect.iter().zip(&have).any(|(e, h)| e.0 != h.0 || !close(e.1, h.1)) {
                     return Some(format!("{l}: expected {expect:?}, got {have:?}"));
                 }
             }
@@ -495,12 +454,7 @@ fn check_range(ev: &Eval, got: &BTreeMap<Labels, Vec<(i64, f64)>>) -> Option<Str
         let Some(have) = got.get(l) else {
             return Some(format!("{l} missing"));
         };
-        if expect.len() != have.len()
-            || expect
-                .iter()
-                .zip(have)
-                .any(|(e, h)| e.0 != h.0 || !close(e.1, h.1))
-        {
+        if expect.len() != have.len() || expect.iter().zip(have).any(|(e, h)| e.0 != h.0 || !close(e.1, h.1)) {
             return Some(format!("{l}: expected {expect:?}, got {have:?}"));
         }
     }
@@ -510,10 +464,7 @@ fn check_range(ev: &Eval, got: &BTreeMap<Labels, Vec<(i64, f64)>>) -> Option<Str
 #[test]
 fn prometheus_promqltest_cases_in_the_subset_give_prometheus_values() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/prometheus/promqltest");
-    let mut files: Vec<_> = fs::read_dir(&dir)
-        .expect("dir")
-        .map(|e| e.expect("entry").path())
-        .collect();
+    let mut files: Vec<_> = fs::read_dir(&dir).expect("dir").map(|e| e.expect("entry").path()).collect();
     files.sort();
     let mut tally = Tally::default();
     for f in &files {
@@ -524,16 +475,8 @@ fn prometheus_promqltest_cases_in_the_subset_give_prometheus_values() {
     for (why, n) in &tally.skipped {
         println!("  {n:5}  {why}");
     }
-    println!(
-        "  ({} evaluated cases also expect annotations, which are not checked)",
-        tally.annotations_unchecked
-    );
-    assert!(
-        tally.wrong.is_empty(),
-        "{} wrong results:\n{}",
-        tally.wrong.len(),
-        tally.wrong.join("\n")
-    );
+    println!("  ({} evaluated cases also expect annotations, which are not checked)", tally.annotations_unchecked);
+    assert!(tally.wrong.is_empty(), "{} wrong results:\n{}", tally.wrong.len(), tally.wrong.join("\n"));
     // 486 cases were in the subset when this floor was set; fewer means the subset shrank.
     assert!(tally.ran >= 486, "only {} cases evaluated", tally.ran);
 }

@@ -23,10 +23,7 @@ fn spec(timeout_ms: u64) -> Spec {
     }
 }
 
-async fn try_scrape(
-    url: &str,
-    spec: &Spec,
-) -> Result<nightwatch::intake::scrape::Scraped, ScrapeError> {
+async fn try_scrape(url: &str, spec: &Spec) -> Result<nightwatch::intake::scrape::Scraped, ScrapeError> {
     let c = client(&Tls::default(), spec.timeout).expect("client");
     let url = Url::parse(url).expect("url");
     scrape(&c, &url, spec, &NameFilter::all()).await
@@ -41,11 +38,7 @@ async fn reason(url: &str, spec: &Spec) -> (String, String) {
 
 #[tokio::test]
 async fn connection_refused() {
-    let (kind, msg) = reason(
-        &format!("http://127.0.0.1:{}/metrics", closed_port()),
-        &spec(2000),
-    )
-    .await;
+    let (kind, msg) = reason(&format!("http://127.0.0.1:{}/metrics", closed_port()), &spec(2000)).await;
     assert_eq!(kind, "connection-refused", "{msg}");
     assert_eq!(msg, "connection refused");
 }
@@ -63,33 +56,19 @@ async fn a_hanging_target_times_out_and_does_not_delay_another() {
     let good = serve(|_| Reply::text("up 1\n")).await;
     let s = spec(300);
     let started = std::time::Instant::now();
-    let (hang_url, good_url) = (
-        format!("http://{hang}/metrics"),
-        format!("http://{good}/metrics"),
-    );
+    let (hang_url, good_url) = (format!("http://{hang}/metrics"), format!("http://{good}/metrics"));
     let (hung, ok) = tokio::join!(reason(&hang_url, &s), async {
         let r = try_scrape(&good_url, &s).await;
         (r.is_ok(), started.elapsed())
     });
     assert_eq!(hung.0, "timeout", "{}", hung.1);
-    assert!(
-        ok.0,
-        "the healthy target scraped fine beside the hanging one"
-    );
-    assert!(
-        ok.1 < Duration::from_millis(300),
-        "the healthy scrape finished before the other timed out"
-    );
+    assert!(ok.0, "the healthy target scraped fine beside the hanging one");
+    assert!(ok.1 < Duration::from_millis(300), "the healthy scrape finished before the other timed out");
 }
 
 #[tokio::test]
 async fn http_status() {
-    let a = serve(|_| Reply::Http {
-        status: 500,
-        headers: vec![],
-        body: b"oops".to_vec(),
-    })
-    .await;
+    let a = serve(|_| Reply::Http { status: 500, headers: vec![], body: b"oops".to_vec() }).await;
     let (kind, msg) = reason(&format!("http://{a}/metrics"), &spec(2000)).await;
     assert_eq!((kind.as_str(), msg.as_str()), ("http-status", "HTTP 500"));
 }
@@ -97,9 +76,7 @@ async fn http_status() {
 #[tokio::test]
 async fn tls_failure() {
     // A plain HTTP server answering a TLS handshake.
-    let a =
-        serve(|_| Reply::Raw(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".to_vec()))
-            .await;
+    let a = serve(|_| Reply::Raw(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".to_vec())).await;
     let (kind, msg) = reason(&format!("https://{a}/metrics"), &spec(2000)).await;
     assert_eq!(kind, "tls", "{msg}");
 }
@@ -124,16 +101,8 @@ async fn openmetrics_by_content_type_rejects_at_the_first_error() {
     let (kind, msg) = reason(&format!("http://{a}/metrics"), &spec(2000)).await;
     assert_eq!(kind, "parse-error");
     assert!(msg.starts_with("parse error at line 3:"), "{msg}");
-    let b = serve(|_| {
-        Reply::ok(
-            "application/openmetrics-text; version=1.0.0",
-            "# TYPE a gauge\na 1\n# EOF\n",
-        )
-    })
-    .await;
-    let ok = try_scrape(&format!("http://{b}/metrics"), &spec(2000))
-        .await
-        .expect("valid");
+    let b = serve(|_| Reply::ok("application/openmetrics-text; version=1.0.0", "# TYPE a gauge\na 1\n# EOF\n")).await;
+    let ok = try_scrape(&format!("http://{b}/metrics"), &spec(2000)).await.expect("valid");
     assert_eq!(ok.report.format, Some(Format::OpenMetrics));
 }
 
@@ -159,38 +128,26 @@ async fn a_gzip_bomb_is_cut_off_early() {
     assert!(bomb.len() < 1 << 20);
     let a = serve(move |_| Reply::Http {
         status: 200,
-        headers: vec![
-            ("Content-Type".into(), "text/plain".into()),
-            ("Content-Encoding".into(), "gzip".into()),
-        ],
+        headers: vec![("Content-Type".into(), "text/plain".into()), ("Content-Encoding".into(), "gzip".into())],
         body: bomb.clone(),
     })
     .await;
     let (kind, msg) = reason(&format!("http://{a}/metrics"), &spec(10_000)).await;
-    assert_eq!(
-        kind, "body-too-large",
-        "cut off at the cap, not after inflating it all: {msg}"
-    );
+    assert_eq!(kind, "body-too-large", "cut off at the cap, not after inflating it all: {msg}");
 }
 
 #[tokio::test]
 async fn gzip_bodies_are_accepted() {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    enc.write_all(b"up 1\nnode_timex_offset_seconds 0.002\n")
-        .expect("compress");
+    enc.write_all(b"up 1\nnode_timex_offset_seconds 0.002\n").expect("compress");
     let gz = enc.finish().expect("compress");
     let a = serve(move |_| Reply::Http {
         status: 200,
-        headers: vec![
-            ("Content-Type".into(), "text/plain".into()),
-            ("Content-Encoding".into(), "gzip".into()),
-        ],
+        headers: vec![("Content-Type".into(), "text/plain".into()), ("Content-Encoding".into(), "gzip".into())],
         body: gz.clone(),
     })
     .await;
-    let ok = try_scrape(&format!("http://{a}/metrics"), &spec(2000))
-        .await
-        .expect("scrapes");
+    let ok = try_scrape(&format!("http://{a}/metrics"), &spec(2000)).await.expect("scrapes");
     assert_eq!(ok.report.samples, 2);
 }
 
@@ -201,26 +158,15 @@ async fn sample_limit() {
     let mut s = spec(2000);
     s.limits.samples = 50;
     let (kind, msg) = reason(&format!("http://{a}/metrics"), &s).await;
-    assert_eq!(
-        (kind.as_str(), msg.as_str()),
-        (
-            "sample-limit",
-            "sample limit exceeded (more than 50 samples)"
-        )
-    );
+    assert_eq!((kind.as_str(), msg.as_str()), ("sample-limit", "sample limit exceeded (more than 50 samples)"));
 }
 
 #[tokio::test]
 async fn missing_credentials_are_named() {
     let a = serve(|_| Reply::text("up 1\n")).await;
     let mut s = spec(2000);
-    s.auth.bearer = Some(nightwatch::config::Secret::Env(
-        "NIGHTWATCH_TEST_TOKEN_THAT_IS_NOT_SET".into(),
-    ));
+    s.auth.bearer = Some(nightwatch::config::Secret::Env("NIGHTWATCH_TEST_TOKEN_THAT_IS_NOT_SET".into()));
     let (kind, msg) = reason(&format!("http://{a}/metrics"), &s).await;
     assert_eq!(kind, "credentials");
-    assert!(
-        msg.contains("NIGHTWATCH_TEST_TOKEN_THAT_IS_NOT_SET is not set"),
-        "{msg}"
-    );
+    assert!(msg.contains("NIGHTWATCH_TEST_TOKEN_THAT_IS_NOT_SET is not set"), "{msg}");
 }

@@ -135,11 +135,7 @@ pub struct Silence {
 impl Silence {
     pub fn matches(&self, alert: &Alert) -> bool {
         self.matchers.iter().all(|m| {
-            let v = if m.name == "signal" {
-                alert.signal.as_str()
-            } else {
-                alert.labels.value(&m.name)
-            };
+            let v = if m.name == "signal" { alert.signal.as_str() } else { alert.labels.value(&m.name) };
             m.is_match(v)
         })
     }
@@ -162,9 +158,9 @@ impl fmt::Display for SilenceError {
         match self {
             SilenceError::NoComment => f.write_str("a silence needs a comment saying why"),
             SilenceError::NoExpiry => f.write_str("a silence needs an expiry in the future"),
-            SilenceError::MatchesEverything => f.write_str(
-                "refused: this silence would match every alert; name a signal or a label value",
-            ),
+            SilenceError::MatchesEverything => {
+                f.write_str("refused: this silence would match every alert; name a signal or a label value")
+            }
             SilenceError::InvalidMatcher(m) => write!(f, "invalid matcher: {m}"),
         }
     }
@@ -223,9 +219,7 @@ impl Engine {
 
     /// The active silence covering `alert` at `t`, if any.
     pub fn silenced_by(&self, alert: &Alert, t: i64) -> Option<&Silence> {
-        self.silences
-            .iter()
-            .find(|s| s.active_at(t) && s.matches(alert))
+        self.silences.iter().find(|s| s.active_at(t) && s.matches(alert))
     }
 
     /// Feeds one evaluation of `signal` at `t`; returns what changed.
@@ -233,11 +227,7 @@ impl Engine {
         let mut out = Vec::new();
         let readings = match outcome {
             Outcome::Failed { .. } => {
-                for a in self
-                    .alerts
-                    .iter_mut()
-                    .filter(|a| a.signal == signal.id && a.is_active())
-                {
+                for a in self.alerts.iter_mut().filter(|a| a.signal == signal.id && a.is_active()) {
                     a.stale = true;
                 }
                 return out;
@@ -256,10 +246,8 @@ impl Engine {
             if r.value.is_nan() {
                 continue; // no value: like an absent label set
             }
-            let existing = self
-                .alerts
-                .iter()
-                .position(|a| a.signal == signal.id && a.labels == r.labels && a.is_active());
+            let existing =
+                self.alerts.iter().position(|a| a.signal == signal.id && a.labels == r.labels && a.is_active());
             let page_cond = signal.page.is_some_and(|p| past(dir, r.value, p));
             match existing {
                 Some(k) => {
@@ -274,9 +262,7 @@ impl Engine {
                     if !past(dir, r.value, lowest) {
                         continue;
                     }
-                    if self.signal_alert_count(&signal.id) >= self.max_per_signal
-                        && !self.evict_resolved(&signal.id)
-                    {
+                    if self.signal_alert_count(&signal.id) >= self.max_per_signal && !self.evict_resolved(&signal.id) {
                         overflow += 1;
                         continue;
                     }
@@ -324,10 +310,7 @@ impl Engine {
             k += 1;
             !drop
         });
-        self.per_signal
-            .entry(signal.id.clone())
-            .or_default()
-            .overflow = overflow;
+        self.per_signal.entry(signal.id.clone()).or_default().overflow = overflow;
         out
     }
 
@@ -355,18 +338,11 @@ impl Engine {
 
     /// Acknowledges an active alert; the ack lasts until it resolves.
     pub fn ack(&mut self, id: u64, by: &str, t: i64) -> Result<&Alert, String> {
-        let a = self
-            .alerts
-            .iter_mut()
-            .find(|a| a.id == id)
-            .ok_or_else(|| format!("no alert #{id}"))?;
+        let a = self.alerts.iter_mut().find(|a| a.id == id).ok_or_else(|| format!("no alert #{id}"))?;
         if !a.is_active() {
             return Err(format!("alert #{id} has resolved"));
         }
-        a.ack = Some(Ack {
-            by: by.to_owned(),
-            at: t,
-        });
+        a.ack = Some(Ack { by: by.to_owned(), at: t });
         Ok(a)
     }
 
@@ -403,9 +379,7 @@ impl Engine {
 
     /// Removes silences that ended before `t`; returns them.
     pub fn expire_silences(&mut self, t: i64) -> Vec<Silence> {
-        let (gone, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.silences)
-            .into_iter()
-            .partition(|s| s.ends <= t);
+        let (gone, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.silences).into_iter().partition(|s| s.ends <= t);
         self.silences = keep;
         gone
     }
@@ -413,11 +387,8 @@ impl Engine {
 
 /// Parses `name=value`, `name!=value`, `name=~regex`, `name!~regex` (value optionally quoted).
 pub fn parse_matcher(s: &str) -> Result<Matcher, SilenceError> {
-    let bad = || {
-        SilenceError::InvalidMatcher(format!(
-            "{s:?}: use name=value, name!=value, name=~regex or name!~regex"
-        ))
-    };
+    let bad =
+        || SilenceError::InvalidMatcher(format!("{s:?}: use name=value, name!=value, name=~regex or name!~regex"));
     let (name, op, value) = ["=~", "!~", "!=", "="]
         .iter()
         .find_map(|op| s.split_once(op).map(|(n, v)| (n.trim(), *op, v.trim())))
@@ -425,14 +396,9 @@ pub fn parse_matcher(s: &str) -> Result<Matcher, SilenceError> {
     if !crate::intake::exposition::is_label_name(name) {
         return Err(bad());
     }
-    let value = value
-        .strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-        .unwrap_or(value);
-    let regex = |v: &str| {
-        regex::Regex::new(&format!("^(?:{v})$"))
-            .map_err(|e| SilenceError::InvalidMatcher(e.to_string()))
-    };
+    let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
+    let regex =
+        |v: &str| regex::Regex::new(&format!("^(?:{v})$")).map_err(|e| SilenceError::InvalidMatcher(e.to_string()));
     let op = match op {
         "=" => MatchOp::Equal,
         "!=" => MatchOp::NotEqual,
@@ -443,14 +409,7 @@ pub fn parse_matcher(s: &str) -> Result<Matcher, SilenceError> {
 }
 
 fn transition(a: &Alert, kind: TransitionKind, t: i64) -> Transition {
-    Transition {
-        alert: a.id,
-        signal: a.signal.clone(),
-        labels: a.labels.to_string(),
-        at: t,
-        value: a.value,
-        kind,
-    }
+    Transition { alert: a.id, signal: a.signal.clone(), labels: a.labels.to_string(), at: t, value: a.value, kind }
 }
 
 /// What becomes of an alert after one evaluation.
@@ -463,14 +422,7 @@ enum Fate {
 
 /// One evaluation for an alert whose label set has a value. `cond` is whether it is past the
 /// (hysteresis-adjusted) threshold.
-fn step(
-    a: &mut Alert,
-    signal: &Signal,
-    cond: bool,
-    page_cond: bool,
-    t: i64,
-    out: &mut Vec<Transition>,
-) -> Fate {
+fn step(a: &mut Alert, signal: &Signal, cond: bool, page_cond: bool, t: i64, out: &mut Vec<Transition>) -> Fate {
     let hold = i64::try_from(signal.for_.as_millis()).unwrap_or(i64::MAX);
     let keep_for = i64::try_from(signal.keep_firing_for.as_millis()).unwrap_or(i64::MAX);
     if cond {
@@ -485,11 +437,7 @@ fn step(
             State::Pending if t - a.active_since >= hold => {
                 a.state = State::Firing;
                 a.firing_since = Some(t);
-                a.severity = if paging {
-                    Severity::Page
-                } else {
-                    Severity::Warn
-                };
+                a.severity = if paging { Severity::Page } else { Severity::Warn };
                 a.since = t;
                 out.push(transition(a, TransitionKind::Firing(a.severity), t));
             }

@@ -9,86 +9,33 @@ fn signal(warn: f64) -> Signal {
 }
 
 fn reading(node: &str, v: f64) -> Reading {
-    Reading {
-        labels: Labels::from_pairs([("node", node)]),
-        value: v,
-        level: Level::Ok,
-    }
+    Reading { labels: Labels::from_pairs([("node", node)]), value: v, level: Level::Ok }
 }
 
 fn values(r: Vec<Reading>) -> Outcome {
-    Outcome::Values {
-        readings: r,
-        warming_up: false,
-    }
+    Outcome::Values { readings: r, warming_up: false }
 }
 
 #[test]
 fn silences_need_a_comment_an_expiry_and_a_real_matcher() {
     let mut e = Engine::new(10, 0);
     let m = |s: &str| parse_matcher(s).expect("valid matcher");
-    assert_eq!(
-        e.silence(vec![m("node=a")], "  ", "me", 0, 10),
-        Err(SilenceError::NoComment)
-    );
-    assert_eq!(
-        e.silence(vec![m("node=a")], "maintenance", "me", 10, 10),
-        Err(SilenceError::NoExpiry)
-    );
-    assert_eq!(
-        e.silence(vec![], "all", "me", 0, 10),
-        Err(SilenceError::MatchesEverything)
-    );
-    assert_eq!(
-        e.silence(vec![m("node=~.*")], "all", "me", 0, 10),
-        Err(SilenceError::MatchesEverything)
-    );
-    assert_eq!(
-        e.silence(vec![m("node!=x")], "all", "me", 0, 10),
-        Err(SilenceError::MatchesEverything)
-    );
-    assert!(
-        e.silence(
-            vec![m("signal=s"), m("node=~.*")],
-            "planned NTP work",
-            "me",
-            0,
-            10
-        )
-        .is_ok()
-    );
+    assert_eq!(e.silence(vec![m("node=a")], "  ", "me", 0, 10), Err(SilenceError::NoComment));
+    assert_eq!(e.silence(vec![m("node=a")], "maintenance", "me", 10, 10), Err(SilenceError::NoExpiry));
+    assert_eq!(e.silence(vec![], "all", "me", 0, 10), Err(SilenceError::MatchesEverything));
+    assert_eq!(e.silence(vec![m("node=~.*")], "all", "me", 0, 10), Err(SilenceError::MatchesEverything));
+    assert_eq!(e.silence(vec![m("node!=x")], "all", "me", 0, 10), Err(SilenceError::MatchesEverything));
+    assert!(e.silence(vec![m("signal=s"), m("node=~.*")], "planned NTP work", "me", 0, 10).is_ok());
 }
 
 #[test]
 fn a_silence_covers_matching_alerts_until_it_ends() {
     let sig = signal(5.0);
     let mut e = Engine::new(10, 60_000);
-    e.observe(
-        &sig,
-        &values(vec![reading("a", 10.0), reading("b", 10.0)]),
-        0,
-    );
-    let sid = e
-        .silence(
-            vec![parse_matcher("node=\"a\"").expect("ok")],
-            "rebooting a",
-            "me",
-            0,
-            1000,
-        )
-        .expect("ok");
-    let a = e
-        .alerts()
-        .iter()
-        .find(|x| x.labels.value("node") == "a")
-        .expect("a")
-        .clone();
-    let b = e
-        .alerts()
-        .iter()
-        .find(|x| x.labels.value("node") == "b")
-        .expect("b")
-        .clone();
+    e.observe(&sig, &values(vec![reading("a", 10.0), reading("b", 10.0)]), 0);
+    let sid = e.silence(vec![parse_matcher("node=\"a\"").expect("ok")], "rebooting a", "me", 0, 1000).expect("ok");
+    let a = e.alerts().iter().find(|x| x.labels.value("node") == "a").expect("a").clone();
+    let b = e.alerts().iter().find(|x| x.labels.value("node") == "b").expect("b").clone();
     assert_eq!(e.silenced_by(&a, 500).map(|s| s.id), Some(sid));
     assert!(e.silenced_by(&b, 500).is_none());
     assert!(e.silenced_by(&a, 1000).is_none(), "ended");
@@ -104,11 +51,7 @@ fn acking_a_resolved_or_unknown_alert_is_refused() {
     let id = e.alerts()[0].id;
     assert!(e.ack(id + 100, "me", 1).is_err());
     e.observe(&sig, &values(vec![reading("a", 1.0)]), 1000);
-    assert!(
-        e.ack(id, "me", 1001)
-            .expect_err("resolved")
-            .contains("resolved")
-    );
+    assert!(e.ack(id, "me", 1001).expect_err("resolved").contains("resolved"));
 }
 
 #[test]
@@ -136,10 +79,7 @@ fn nan_values_freeze_like_missing_ones() {
 
 #[test]
 fn matcher_syntax() {
-    assert!(matches!(
-        parse_matcher("node=~\"n-1.*\"").map(|m| m.op),
-        Ok(MatchOp::Re(_))
-    ));
+    assert!(matches!(parse_matcher("node=~\"n-1.*\"").map(|m| m.op), Ok(MatchOp::Re(_))));
     assert!(parse_matcher("node").is_err());
     assert!(parse_matcher("0node=x").is_err());
     assert!(parse_matcher("node=~(").is_err());

@@ -51,11 +51,7 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file, self.line, self.col, self.message
-        )
+        write!(f, "{}:{}:{}: {}", self.file, self.line, self.col, self.message)
     }
 }
 
@@ -143,13 +139,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            body_bytes: 10 << 20,
-            samples: 500_000,
-            labels: 64,
-            label_name_length: 256,
-            label_value_length: 4096,
-        }
+        Limits { body_bytes: 10 << 20, samples: 500_000, labels: 64, label_name_length: 256, label_value_length: 4096 }
     }
 }
 
@@ -231,26 +221,13 @@ impl Config {
 
     /// Builds the config from the defaults and, optionally, a user file's path and text.
     pub fn from_texts(user: Option<(&Path, &str)>) -> Result<Config, ConfigErrors> {
-        let mut files = vec![File {
-            name: DEFAULTS_NAME.to_owned(),
-            text: DEFAULTS.to_owned(),
-            dir: PathBuf::from("."),
-        }];
+        let mut files =
+            vec![File { name: DEFAULTS_NAME.to_owned(), text: DEFAULTS.to_owned(), dir: PathBuf::from(".") }];
         if let Some((p, text)) = user {
-            let dir = p
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| PathBuf::from("."));
-            files.push(File {
-                name: p.display().to_string(),
-                text: text.to_owned(),
-                dir,
-            });
+            let dir = p.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+            files.push(File { name: p.display().to_string(), text: text.to_owned(), dir });
         }
-        let mut v = Validator {
-            files,
-            errors: Vec::new(),
-        };
+        let mut v = Validator { files, errors: Vec::new() };
         let mut raws = Vec::new();
         for (id, f) in v.files.iter().enumerate() {
             match toml::from_str::<RawFile>(&f.text) {
@@ -296,12 +273,7 @@ impl Config {
             .max()
             .unwrap_or(lookback);
         // One scrape interval of slack so the oldest sample a range needs is never trimmed early.
-        let slack = self
-            .sources
-            .iter()
-            .map(|s| ms(s.interval))
-            .max()
-            .unwrap_or(0);
+        let slack = self.sources.iter().map(|s| ms(s.interval)).max().unwrap_or(0);
         Duration::from_millis(u64::try_from(widest + slack).unwrap_or(u64::MAX))
     }
 }
@@ -408,12 +380,7 @@ impl Validator {
         let before = &f.text[..f.text.floor_char_boundary(offset)];
         let line = before.matches('\n').count() + 1;
         let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        ConfigError {
-            file: f.name.clone(),
-            line,
-            col,
-            message: message.into(),
-        }
+        ConfigError { file: f.name.clone(), line, col, message: message.into() }
     }
 
     fn err<T>(&mut self, a: &At<T>, message: impl Into<String>) {
@@ -504,12 +471,7 @@ impl Validator {
             .filter(|s| s.enabled.as_ref().is_none_or(|e| *e.get()))
             .filter_map(|s| self.signal(s, &sources))
             .collect();
-        Config {
-            origin,
-            cockpit,
-            sources,
-            signals,
-        }
+        Config { origin, cockpit, sources, signals }
     }
 
     fn cockpit(&mut self, c: &MergedCockpit) -> Cockpit {
@@ -532,28 +494,14 @@ impl Validator {
             self.err(a, "history must be at least as long as refresh");
         }
         Cockpit {
-            title: c
-                .title
-                .as_ref()
-                .map_or_else(|| "nightwatch".to_owned(), |t| t.get().clone()),
-            environment: c
-                .environment
-                .as_ref()
-                .map_or_else(String::new, |t| t.get().clone()),
+            title: c.title.as_ref().map_or_else(|| "nightwatch".to_owned(), |t| t.get().clone()),
+            environment: c.environment.as_ref().map_or_else(String::new, |t| t.get().clone()),
             refresh,
             history,
             lookback,
             max_series: self.positive(&c.max_series, "max-series", 1_000_000),
-            max_alerts_per_signal: self.positive(
-                &c.max_alerts_per_signal,
-                "max-alerts-per-signal",
-                100,
-            ),
-            max_concurrent_scrapes: self.positive(
-                &c.max_concurrent_scrapes,
-                "max-concurrent-scrapes",
-                256,
-            ),
+            max_alerts_per_signal: self.positive(&c.max_alerts_per_signal, "max-alerts-per-signal", 100),
+            max_concurrent_scrapes: self.positive(&c.max_concurrent_scrapes, "max-concurrent-scrapes", 256),
         }
     }
 
@@ -603,19 +551,11 @@ impl Validator {
                     self.err(a, "timeout must be longer than 0s");
                 }
             }
-            let auth = self.auth(
-                file,
-                &r.bearer_token_file,
-                &r.bearer_token_env,
-                &r.basic_auth,
-            );
+            let auth = self.auth(file, &r.bearer_token_file, &r.bearer_token_env, &r.basic_auth);
             let ca = at(file, r.ca_file.clone());
             let tls = Tls {
                 ca_file: ca.as_ref().map(|a| self.files[file].dir.join(a.get())),
-                insecure_skip_verify: r
-                    .insecure_skip_verify
-                    .as_ref()
-                    .is_some_and(|v| *v.get_ref()),
+                insecure_skip_verify: r.insecure_skip_verify.as_ref().is_some_and(|v| *v.get_ref()),
             };
             if let (Some(a), Some(p)) = (&ca, &tls.ca_file)
                 && let Err(e) = std::fs::read(p)
@@ -625,10 +565,7 @@ impl Validator {
             let kind = match kind.as_ref().map(|k| k.get().as_str()) {
                 Some("scrape") => self.scrape(file, &r),
                 Some("prometheus") => {
-                    for (k, present) in [
-                        ("targets", r.targets.is_some()),
-                        ("file-sd", r.file_sd.is_some()),
-                    ] {
+                    for (k, present) in [("targets", r.targets.is_some()), ("file-sd", r.file_sd.is_some())] {
                         if present {
                             self.err_span(
                                 file,
@@ -643,9 +580,7 @@ impl Validator {
                             None
                         }
                         Some(u) => match Url::parse(u.get()) {
-                            Ok(url) if matches!(url.scheme(), "http" | "https") => {
-                                Some(SourceKind::Prometheus { url })
-                            }
+                            Ok(url) if matches!(url.scheme(), "http" | "https") => Some(SourceKind::Prometheus { url }),
                             Ok(_) => {
                                 self.err(&u, "url must be http:// or https://");
                                 None
@@ -658,31 +593,19 @@ impl Validator {
                     }
                 }
                 Some(other) => {
-                    let msg =
-                        format!("unknown source kind {other:?}: use \"scrape\" or \"prometheus\"");
+                    let msg = format!("unknown source kind {other:?}: use \"scrape\" or \"prometheus\"");
                     if let Some(k) = &kind {
                         self.err(k, msg);
                     }
                     None
                 }
                 None => {
-                    self.err_span(
-                        file,
-                        table,
-                        "a [[source]] needs a kind (\"scrape\" or \"prometheus\")",
-                    );
+                    self.err_span(file, table, "a [[source]] needs a kind (\"scrape\" or \"prometheus\")");
                     None
                 }
             };
             if let Some(kind) = kind {
-                out.push(Source {
-                    name: name.get().clone(),
-                    interval,
-                    timeout,
-                    auth,
-                    tls,
-                    kind,
-                });
+                out.push(Source { name: name.get().clone(), interval, timeout, auth, tls, kind });
             }
         }
         out
@@ -691,31 +614,21 @@ impl Validator {
     fn scrape(&mut self, file: usize, r: &RawSource) -> Option<SourceKind> {
         let targets = &r.targets;
         let scheme_at = at(file, r.scheme.clone());
-        let scheme = scheme_at
-            .as_ref()
-            .map_or("http", |s| s.get().as_str())
-            .to_owned();
+        let scheme = scheme_at.as_ref().map_or("http", |s| s.get().as_str()).to_owned();
         if let Some(a) = &scheme_at
             && !matches!(scheme.as_str(), "http" | "https")
         {
             self.err(a, "scheme must be \"http\" or \"https\"");
         }
         let path_at = at(file, r.metrics_path.clone());
-        let metrics_path = path_at
-            .as_ref()
-            .map_or("/metrics", |s| s.get().as_str())
-            .to_owned();
+        let metrics_path = path_at.as_ref().map_or("/metrics", |s| s.get().as_str()).to_owned();
         if let Some(a) = &path_at
             && !metrics_path.starts_with('/')
         {
             self.err(a, "metrics-path must start with /");
         }
         if let Some(r) = &r.url {
-            self.err_span(
-                file,
-                r.span(),
-                "url belongs to a prometheus source; a scrape source lists targets",
-            );
+            self.err_span(file, r.span(), "url belongs to a prometheus source; a scrape source lists targets");
         }
         let mut urls = Vec::new();
         if let Some(list) = targets {
@@ -766,23 +679,14 @@ impl Validator {
             None | Some("strict") => ValueRules::Strict,
             Some("warn") => ValueRules::Warn,
             Some(other) => {
-                let msg = format!(
-                    "openmetrics-value-rules must be \"strict\" or \"warn\", not {other:?}"
-                );
+                let msg = format!("openmetrics-value-rules must be \"strict\" or \"warn\", not {other:?}");
                 if let Some(a) = &rules_at {
                     self.err(a, msg);
                 }
                 ValueRules::Strict
             }
         };
-        Some(SourceKind::Scrape(Scrape {
-            targets: urls,
-            file_sd,
-            scheme,
-            metrics_path,
-            limits,
-            value_rules,
-        }))
+        Some(SourceKind::Scrape(Scrape { targets: urls, file_sd, scheme, metrics_path, limits, value_rules }))
     }
 
     fn auth(
@@ -795,11 +699,7 @@ impl Validator {
         let dir = self.files[file].dir.clone();
         let bearer = match (token_file, token_env) {
             (Some(_), Some(e)) => {
-                self.err_span(
-                    file,
-                    e.span(),
-                    "set bearer-token-file or bearer-token-env, not both",
-                );
+                self.err_span(file, e.span(), "set bearer-token-file or bearer-token-env, not both");
                 None
             }
             (Some(f), None) => Some(Secret::File(dir.join(f.get_ref()))),
@@ -813,11 +713,7 @@ impl Validator {
                 (Some(f), None) => Some(Secret::File(dir.join(f.get_ref()))),
                 (None, Some(e)) => Some(Secret::Env(e.get_ref().clone())),
                 _ => {
-                    self.err_span(
-                        file,
-                        b_span,
-                        "basic-auth needs exactly one of password-file and password-env",
-                    );
+                    self.err_span(file, b_span, "basic-auth needs exactly one of password-file and password-env");
                     None
                 }
             };
@@ -838,11 +734,7 @@ impl Validator {
             self.err_span(tfile, tspan, "a [[signal]] needs an id");
             return None;
         };
-        let id_ok = !id.get().is_empty()
-            && id
-                .get()
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        let id_ok = !id.get().is_empty() && id.get().chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !id_ok {
             self.err(id, "signal id must be letters, digits, '-' or '_'");
         }
@@ -861,10 +753,7 @@ impl Validator {
         if let (Some(p), Some(a)) = (&panel, &s.panel)
             && !PANELS.contains(&p.as_str())
         {
-            self.err(
-                a,
-                format!("unknown panel {p:?}: use one of {}", PANELS.join(", ")),
-            );
+            self.err(a, format!("unknown panel {p:?}: use one of {}", PANELS.join(", ")));
         }
         let unit = match &s.unit {
             None => Unit::Count,
@@ -912,19 +801,8 @@ impl Validator {
         if let (Some(w), Some(p), Some(a)) = (warn, page, &s.warn)
             && worse(w, p)
         {
-            let word = if direction == Direction::Above {
-                "above"
-            } else {
-                "below"
-            };
-            self.err(
-                a,
-                format!(
-                    "warn threshold {} is {word} the page threshold {}",
-                    unit.format(w),
-                    unit.format(p)
-                ),
-            );
+            let word = if direction == Direction::Above { "above" } else { "below" };
+            self.err(a, format!("warn threshold {} is {word} the page threshold {}", unit.format(w), unit.format(p)));
         }
         if let (Some(c), Some(a)) = (clear, &s.clear) {
             match warn.or(page) {
@@ -944,11 +822,15 @@ impl Validator {
         }
         let evaluation = match &s.source {
             Some(src) => match sources.iter().position(|x| &x.name == src.get()) {
-                Some(k) if matches!(sources[k].kind, SourceKind::Prometheus { .. }) => {
-                    Evaluation::Server(k)
-                }
+                Some(k) if matches!(sources[k].kind, SourceKind::Prometheus { .. }) => Evaluation::Server(k),
                 Some(_) => {
-                    self.err(src, format!("source {:?} is a scrape source; only a prometheus source evaluates signals", src.get()));
+                    self.err(
+                        src,
+                        format!(
+                            "source {:?} is a scrape source; only a prometheus source evaluates signals",
+                            src.get()
+                        ),
+                    );
                     Evaluation::Local
                 }
                 None => {
@@ -977,19 +859,13 @@ impl Validator {
         if evaluation == Evaluation::Local
             && let Err(u) = check_subset(&parsed)
         {
-            self.err(
-                expr_at,
-                format!("{u} (scrape mode); evaluate it on a prometheus source instead"),
-            );
+            self.err(expr_at, format!("{u} (scrape mode); evaluate it on a prometheus source instead"));
         }
         use promql_parser::parser::value::ValueType;
         if !matches!(parsed.value_type(), ValueType::Vector | ValueType::Scalar) {
             self.err(
                 expr_at,
-                format!(
-                    "expression gives a {}, a signal needs an instant vector or a scalar",
-                    parsed.value_type()
-                ),
+                format!("expression gives a {}, a signal needs an instant vector or a scalar", parsed.value_type()),
             );
         }
         let for_ = self.duration(&s.for_, Duration::ZERO);
@@ -997,10 +873,7 @@ impl Validator {
         Some(Signal {
             id: id.get().clone(),
             panel,
-            title: s
-                .title
-                .as_ref()
-                .map_or_else(|| id.get().clone(), |t| t.get().clone()),
+            title: s.title.as_ref().map_or_else(|| id.get().clone(), |t| t.get().clone()),
             expr: expr_at.get().clone(),
             parsed,
             unit,
@@ -1025,8 +898,8 @@ pub fn target_url(t: &str, scheme: &str, metrics_path: &str) -> Result<Url, Stri
     let url = if t.contains("://") {
         Url::parse(t).map_err(|e| format!("invalid target {t:?}: {e}"))?
     } else {
-        let u = Url::parse(&format!("{scheme}://{t}{metrics_path}"))
-            .map_err(|e| format!("invalid target {t:?}: {e}"))?;
+        let u =
+            Url::parse(&format!("{scheme}://{t}{metrics_path}")).map_err(|e| format!("invalid target {t:?}: {e}"))?;
         if u.port().is_none() {
             return Err(format!("target {t:?} needs a port (host:port)"));
         }

@@ -17,20 +17,10 @@ fn the_built_in_defaults_load_cleanly() {
     assert_eq!(c.origin, ConfigSource::BuiltIn);
     assert!(c.signals.len() >= 7);
     for panel in PANELS {
-        assert!(
-            c.signals.iter().any(|s| s.panel.as_deref() == Some(*panel)),
-            "no default signal for panel {panel}"
-        );
+        assert!(c.signals.iter().any(|s| s.panel.as_deref() == Some(*panel)), "no default signal for panel {panel}");
     }
-    let skew = c
-        .signals
-        .iter()
-        .find(|s| s.id == "clock-skew")
-        .expect("clock-skew");
-    assert_eq!(
-        (skew.warn, skew.page, skew.unit),
-        (Some(0.1), Some(0.5), Unit::Seconds)
-    );
+    let skew = c.signals.iter().find(|s| s.id == "clock-skew").expect("clock-skew");
+    assert_eq!((skew.warn, skew.page, skew.unit), (Some(0.1), Some(0.5), Unit::Seconds));
 }
 
 #[test]
@@ -56,16 +46,8 @@ warn = 1000
     )
     .expect("valid");
     assert_eq!(c.cockpit.title, "Payments");
-    assert_eq!(
-        c.cockpit.refresh,
-        Duration::from_secs(1),
-        "untouched keys keep their defaults"
-    );
-    let skew = c
-        .signals
-        .iter()
-        .find(|s| s.id == "clock-skew")
-        .expect("kept");
+    assert_eq!(c.cockpit.refresh, Duration::from_secs(1), "untouched keys keep their defaults");
+    let skew = c.signals.iter().find(|s| s.id == "clock-skew").expect("kept");
     assert_eq!(skew.warn, Some(0.2));
     assert_eq!(skew.page, Some(0.5), "only the keys the user sets change");
     assert!(!c.signals.iter().any(|s| s.id == "retry-storm"));
@@ -76,11 +58,7 @@ warn = 1000
 fn unknown_keys_are_rejected_with_their_place() {
     let e = errors("[cockpit]\ntitle = \"x\"\nrefersh = \"1s\"\n");
     assert_eq!(e.len(), 1);
-    assert!(
-        e[0].starts_with("/etc/nw/user.toml:3:1: unknown field `refersh`"),
-        "{}",
-        e[0]
-    );
+    assert!(e[0].starts_with("/etc/nw/user.toml:3:1: unknown field `refersh`"), "{}", e[0]);
 }
 
 #[test]
@@ -150,14 +128,8 @@ page = "90%"
 clear = "70%"
 "#,
     );
-    assert!(
-        e[0].contains("warn threshold 80% is below the page threshold 90%"),
-        "{e:?}"
-    );
-    assert!(
-        e[1].contains("clear threshold 70% must not be past"),
-        "{e:?}"
-    );
+    assert!(e[0].contains("warn threshold 80% is below the page threshold 90%"), "{e:?}");
+    assert!(e[1].contains("clear threshold 70% must not be past"), "{e:?}");
 }
 
 #[test]
@@ -214,9 +186,7 @@ expr = "rate(x[30m] offset 5m)"
 #[test]
 fn examples_are_valid() {
     for name in ["sim.toml", "prometheus.toml"] {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("config/examples")
-            .join(name);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/examples").join(name);
         let text = std::fs::read_to_string(&path).expect("example exists");
         if let Err(e) = Config::from_texts(Some((&path, &text))) {
             panic!("{name}:\n{e}");

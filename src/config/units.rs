@@ -13,19 +13,13 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let mut rest = s;
     let mut last_unit = u128::MAX;
     while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
         if digits == 0 {
             return Err(format!("invalid duration {s:?}: {hint}"));
         }
-        let n: u128 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("invalid duration {s:?}: {hint}"))?;
+        let n: u128 = rest[..digits].parse().map_err(|_| format!("invalid duration {s:?}: {hint}"))?;
         rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
         let unit_ms: u128 = match &rest[..unit_len] {
             "ms" => 1,
             "s" => 1_000,
@@ -35,15 +29,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             "w" => 604_800_000,
             "" => return Err(format!("invalid duration {s:?}: no unit; {hint}")),
             u => {
-                return Err(format!(
-                    "invalid duration {s:?}: unknown unit {u:?}; {hint}"
-                ));
+                return Err(format!("invalid duration {s:?}: unknown unit {u:?}; {hint}"));
             }
         };
         if unit_ms >= last_unit {
-            return Err(format!(
-                "invalid duration {s:?}: units must go from largest to smallest"
-            ));
+            return Err(format!("invalid duration {s:?}: units must go from largest to smallest"));
         }
         last_unit = unit_ms;
         total = total.saturating_add(n.saturating_mul(unit_ms));
@@ -60,14 +50,9 @@ pub fn format_duration(d: Duration) -> String {
         return "0s".into();
     }
     let mut out = String::new();
-    for (unit, size) in [
-        ("w", 604_800_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ] {
+    for (unit, size) in
+        [("w", 604_800_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)]
+    {
         if ms >= size {
             out.push_str(&format!("{}{unit}", ms / size));
             ms %= size;
@@ -79,13 +64,9 @@ pub fn format_duration(d: Duration) -> String {
 /// A size in bytes: a number with an optional unit (B, KiB, MiB, GiB, KB, MB, GB).
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("invalid size {s:?}: use e.g. \"10MiB\" or \"512KiB\""))?;
+    let n: f64 = num.parse().map_err(|_| format!("invalid size {s:?}: use e.g. \"10MiB\" or \"512KiB\""))?;
     let mult: f64 = match unit.trim() {
         "" | "B" => 1.0,
         "KiB" => 1024.0,
@@ -95,9 +76,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "MB" => 1e6,
         "GB" => 1e9,
         u => {
-            return Err(format!(
-                "unknown size unit {u:?} in {s:?}: use B, KiB, MiB, GiB, KB, MB or GB"
-            ));
+            return Err(format!("unknown size unit {u:?} in {s:?}: use B, KiB, MiB, GiB, KB, MB or GB"));
         }
     };
     let v = n * mult;
@@ -129,9 +108,7 @@ impl Unit {
             "bytes" => Unit::Bytes,
             "count" => Unit::Count,
             _ => {
-                return Err(format!(
-                    "unknown unit {s:?}: use seconds, ratio, per-second, per-minute, bytes or count"
-                ));
+                return Err(format!("unknown unit {s:?}: use seconds, ratio, per-second, per-minute, bytes or count"));
             }
         })
     }
@@ -154,14 +131,8 @@ impl Unit {
         match self {
             Unit::Seconds => parse_seconds(t),
             Unit::Ratio => match t.strip_suffix('%') {
-                Some(p) => p
-                    .trim()
-                    .parse::<f64>()
-                    .map(|v| v / 100.0)
-                    .map_err(|_| format!("invalid percentage {s:?}")),
-                None => t
-                    .parse()
-                    .map_err(|_| format!("invalid ratio {s:?}: use a number like 0.05 or \"5%\"")),
+                Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0).map_err(|_| format!("invalid percentage {s:?}")),
+                None => t.parse().map_err(|_| format!("invalid ratio {s:?}: use a number like 0.05 or \"5%\"")),
             },
             Unit::Bytes => parse_size(t).map(|b| b as f64),
             _ => t.parse().map_err(|_| format!("invalid number {s:?}")),
@@ -174,11 +145,7 @@ impl Unit {
             return "NaN".into();
         }
         if v.is_infinite() {
-            return if v > 0.0 {
-                "+Inf".into()
-            } else {
-                "-Inf".into()
-            };
+            return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
         }
         match self {
             Unit::Seconds => {
@@ -195,10 +162,7 @@ impl Unit {
                     format!("{}h", trim_float(v / 3600.0, 1))
                 }
             }
-            Unit::Ratio => format!(
-                "{}%",
-                trim_float(v * 100.0, if (v * 100.0).abs() < 10.0 { 1 } else { 0 })
-            ),
+            Unit::Ratio => format!("{}%", trim_float(v * 100.0, if (v * 100.0).abs() < 10.0 { 1 } else { 0 })),
             Unit::PerSecond => format!("{}/s", trim_float(v, 1)),
             Unit::PerMinute => format!("{}/min", trim_float(v, 0)),
             Unit::Bytes => format_bytes(v),
@@ -212,13 +176,9 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
     if let Ok(v) = s.parse::<f64>() {
         return Ok(v);
     }
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+'))
-        .unwrap_or(s.len());
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+')).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration {s:?}: use e.g. \"100ms\" or \"1.5s\""))?;
+    let n: f64 = num.parse().map_err(|_| format!("invalid duration {s:?}: use e.g. \"100ms\" or \"1.5s\""))?;
     let mult = match unit.trim() {
         "us" | "µs" => 1e-6,
         "ms" => 1e-3,
@@ -226,9 +186,7 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
         "m" => 60.0,
         "h" => 3600.0,
         u => {
-            return Err(format!(
-                "unknown unit {u:?} in {s:?}: use µs, ms, s, m or h"
-            ));
+            return Err(format!("unknown unit {u:?} in {s:?}: use µs, ms, s, m or h"));
         }
     };
     Ok(n * mult)
@@ -236,21 +194,12 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
 
 fn trim_float(v: f64, decimals: usize) -> String {
     let s = format!("{v:.decimals$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_owned()
-    } else {
-        s
-    }
+    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_owned() } else { s }
 }
 
 fn format_bytes(v: f64) -> String {
     let a = v.abs();
-    for (unit, size) in [
-        ("TiB", 1u64 << 40),
-        ("GiB", 1 << 30),
-        ("MiB", 1 << 20),
-        ("KiB", 1 << 10),
-    ] {
+    for (unit, size) in [("TiB", 1u64 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
         if a >= size as f64 {
             return format!("{}{unit}", trim_float(v / size as f64, 1));
         }

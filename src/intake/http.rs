@@ -42,23 +42,16 @@ impl Resolve for SystemResolver {
         let host = name.as_str().to_owned();
         Box::pin(async move {
             let looked_up: std::io::Result<Vec<SocketAddr>> =
-                tokio::net::lookup_host((host.as_str(), 0))
-                    .await
-                    .map(|a| a.collect());
+                tokio::net::lookup_host((host.as_str(), 0)).await.map(|a| a.collect());
             match looked_up {
                 Ok(v) => {
                     if v.is_empty() {
-                        let source =
-                            std::io::Error::new(std::io::ErrorKind::NotFound, "no addresses");
-                        return Err(
-                            Box::new(DnsError { host, source }) as Box<dyn StdError + Send + Sync>
-                        );
+                        let source = std::io::Error::new(std::io::ErrorKind::NotFound, "no addresses");
+                        return Err(Box::new(DnsError { host, source }) as Box<dyn StdError + Send + Sync>);
                     }
                     Ok(Box::new(v.into_iter()) as Addrs)
                 }
-                Err(source) => {
-                    Err(Box::new(DnsError { host, source }) as Box<dyn StdError + Send + Sync>)
-                }
+                Err(source) => Err(Box::new(DnsError { host, source }) as Box<dyn StdError + Send + Sync>),
             }
         })
     }
@@ -76,14 +69,9 @@ pub fn client(tls: &Tls, timeout: Duration) -> Result<reqwest::Client, String> {
         .tcp_nodelay(true)
         .gzip(true);
     if let Some(path) = &tls.ca_file {
-        let pem = std::fs::read(path)
-            .map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-            format!(
-                "CA file {} holds no usable certificate: {e}",
-                path.display()
-            )
-        })?;
+        let pem = std::fs::read(path).map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| format!("CA file {} holds no usable certificate: {e}", path.display()))?;
         if certs.is_empty() {
             return Err(format!("CA file {} holds no certificate", path.display()));
         }
@@ -92,8 +80,7 @@ pub fn client(tls: &Tls, timeout: Duration) -> Result<reqwest::Client, String> {
     if tls.insecure_skip_verify {
         b = b.tls_danger_accept_invalid_certs(true);
     }
-    b.build()
-        .map_err(|e| format!("cannot build the HTTP client: {}", chain(&e)))
+    b.build().map_err(|e| format!("cannot build the HTTP client: {}", chain(&e)))
 }
 
 /// Reads a secret now (so that a rotated token file is picked up on the next request).
@@ -109,10 +96,7 @@ pub fn read_secret(s: &Secret) -> Result<String, String> {
 }
 
 /// Adds the source's credentials to a request.
-pub fn authorize(
-    req: reqwest::RequestBuilder,
-    auth: &Auth,
-) -> Result<reqwest::RequestBuilder, String> {
+pub fn authorize(req: reqwest::RequestBuilder, auth: &Auth) -> Result<reqwest::RequestBuilder, String> {
     let mut req = req;
     if let Some(b) = &auth.bearer {
         req = req.bearer_auth(read_secret(b)?);

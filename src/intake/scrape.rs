@@ -41,11 +41,9 @@ impl fmt::Display for ScrapeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ScrapeError::Request(r) => r.fmt(f),
-            ScrapeError::BodyTooLarge { limit } => write!(
-                f,
-                "body too large (over {})",
-                crate::config::Unit::Bytes.format(*limit as f64)
-            ),
+            ScrapeError::BodyTooLarge { limit } => {
+                write!(f, "body too large (over {})", crate::config::Unit::Bytes.format(*limit as f64))
+            }
             ScrapeError::Parse(e) => write!(f, "parse error at line {}: {}", e.line, e.message),
             ScrapeError::SampleLimit { limit } => {
                 write!(f, "sample limit exceeded (more than {limit} samples)")
@@ -85,10 +83,7 @@ pub struct NameFilter {
 
 impl NameFilter {
     pub fn all() -> Self {
-        NameFilter {
-            names: HashSet::new(),
-            all: true,
-        }
+        NameFilter { names: HashSet::new(), all: true }
     }
 
     /// The names the locally evaluated signals select; everything if one selects without an
@@ -97,9 +92,8 @@ impl NameFilter {
         let mut f = NameFilter::default();
         for s in signals {
             for matchers in selectors(&s.parsed) {
-                let exact = matchers.iter().find(|m| {
-                    m.name == METRIC_NAME && m.op == promql_parser::label::MatchOp::Equal
-                });
+                let exact =
+                    matchers.iter().find(|m| m.name == METRIC_NAME && m.op == promql_parser::label::MatchOp::Equal);
                 match exact {
                     Some(m) => {
                         f.names.insert(m.value.clone());
@@ -174,26 +168,21 @@ pub fn decode_series(key: &[u8]) -> Option<Labels> {
         Ok(Event::Sample(s)) => {
             let mut pairs: Vec<(String, String)> = Vec::with_capacity(s.labels.len() + 1);
             pairs.push((METRIC_NAME.to_owned(), s.name.to_owned()));
-            pairs.extend(
-                s.labels
-                    .iter()
-                    .map(|l| (l.name.to_owned(), l.value().into_owned())),
-            );
+            pairs.extend(s.labels.iter().map(|l| (l.name.to_owned(), l.value().into_owned())));
             Some(Labels::from_pairs(pairs))
         }
         _ => None,
     }
 }
 
+#[derive(Debug)]
 pub struct Scraped {
     pub report: Report,
     pub batch: Batch,
 }
 
-const ACCEPT_TEXT: &str =
-    "text/plain;version=0.0.4;q=1,application/openmetrics-text;version=1.0.0;q=0.5,*/*;q=0.1";
-const ACCEPT_OM: &str =
-    "application/openmetrics-text;version=1.0.0;q=1,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+const ACCEPT_TEXT: &str = "text/plain;version=0.0.4;q=1,application/openmetrics-text;version=1.0.0;q=0.5,*/*;q=0.1";
+const ACCEPT_OM: &str = "application/openmetrics-text;version=1.0.0;q=1,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 
 /// Fetches and parses one target. Never takes longer than `spec.timeout` (plus parsing).
 pub async fn scrape(
@@ -202,73 +191,52 @@ pub async fn scrape(
     spec: &Spec,
     filter: &NameFilter,
 ) -> Result<Scraped, ScrapeError> {
-    let (body, content_type) =
-        match tokio::time::timeout(spec.timeout, fetch(client, url, spec)).await {
-            Ok(r) => r?,
-            Err(_) => return Err(ScrapeError::Request(Failure::Timeout)),
-        };
-    let format = spec
-        .force_format
-        .unwrap_or_else(|| Format::from_content_type(content_type.as_deref().unwrap_or("")));
+    let (body, content_type) = fetch_body(client, url, spec).await?;
+    let format = spec.force_format.unwrap_or_else(|| Format::from_content_type(content_type.as_deref().unwrap_or("")));
     // Parsing a large body is CPU work: keep it off the async workers.
     if body.len() > 1 << 20 {
         let (spec, filter) = (spec.clone(), filter.clone());
         tokio::task::spawn_blocking(move || parse_body(body, format, &spec, &filter))
             .await
-            .unwrap_or_else(|e| {
-                Err(ScrapeError::Request(Failure::Other(format!(
-                    "parser task failed: {e}"
-                ))))
-            })
+            .unwrap_or_else(|e| Err(ScrapeError::Request(Failure::Other(format!("parser task failed: {e}")))))
     } else {
         parse_body(body, format, spec, filter)
     }
 }
 
-async fn fetch(
+/// Fetches a body under the spec's timeout and size cap: the body and its Content-Type.
+pub async fn fetch_body(
     client: &reqwest::Client,
     url: &Url,
     spec: &Spec,
 ) -> Result<(Vec<u8>, Option<String>), ScrapeError> {
-    let accept = if spec.force_format == Some(Format::OpenMetrics) {
-        ACCEPT_OM
-    } else {
-        ACCEPT_TEXT
-    };
+    match tokio::time::timeout(spec.timeout, fetch(client, url, spec)).await {
+        Ok(r) => r,
+        Err(_) => Err(ScrapeError::Request(Failure::Timeout)),
+    }
+}
+
+async fn fetch(client: &reqwest::Client, url: &Url, spec: &Spec) -> Result<(Vec<u8>, Option<String>), ScrapeError> {
+    let accept = if spec.force_format == Some(Format::OpenMetrics) { ACCEPT_OM } else { ACCEPT_TEXT };
     let req = client
         .get(url.clone())
         .header(reqwest::header::ACCEPT, accept)
-        .header(
-            "X-Prometheus-Scrape-Timeout-Seconds",
-            format!("{:.3}", spec.timeout.as_secs_f64()),
-        );
+        .header("X-Prometheus-Scrape-Timeout-Seconds", format!("{:.3}", spec.timeout.as_secs_f64()));
     let req = authorize(req, &spec.auth).map_err(ScrapeError::Auth)?;
-    let mut resp = req
-        .send()
-        .await
-        .map_err(|e| ScrapeError::Request(classify(&e)))?;
+    let mut resp = req.send().await.map_err(|e| ScrapeError::Request(classify(&e)))?;
     if !resp.status().is_success() {
-        return Err(ScrapeError::Request(Failure::Status(
-            resp.status().as_u16(),
-        )));
+        return Err(ScrapeError::Request(Failure::Status(resp.status().as_u16())));
     }
     let limit = spec.limits.body_bytes;
     if resp.content_length().is_some_and(|n| n > limit) {
         return Err(ScrapeError::BodyTooLarge { limit });
     }
-    let content_type = resp
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let content_type =
+        resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let cap = resp.content_length().unwrap_or(64 << 10).min(limit) as usize;
     let mut body = Vec::with_capacity(cap);
     // Chunks arrive decompressed: the cap applies to what we would hold, not what crossed the wire.
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|e| ScrapeError::Request(classify(&e)))?
-    {
+    while let Some(chunk) = resp.chunk().await.map_err(|e| ScrapeError::Request(classify(&e)))? {
         if (body.len() + chunk.len()) as u64 > limit {
             return Err(ScrapeError::BodyTooLarge { limit });
         }
@@ -278,19 +246,10 @@ async fn fetch(
 }
 
 /// Parses a body under the spec's limits. Exposed for benchmarks and tests.
-pub fn parse_body(
-    body: Vec<u8>,
-    format: Format,
-    spec: &Spec,
-    filter: &NameFilter,
-) -> Result<Scraped, ScrapeError> {
+pub fn parse_body(body: Vec<u8>, format: Format, spec: &Spec, filter: &NameFilter) -> Result<Scraped, ScrapeError> {
     let started = Instant::now();
     let limits = spec.limits;
-    let mut report = Report {
-        format: Some(format),
-        bytes: body.len(),
-        ..Report::default()
-    };
+    let mut report = Report { format: Some(format), bytes: body.len(), ..Report::default() };
     let mut entries = Vec::new();
     let base = body.as_ptr() as usize;
     {
@@ -310,9 +269,7 @@ pub fn parse_body(
             };
             report.samples += 1;
             if report.samples > limits.samples {
-                return Err(ScrapeError::SampleLimit {
-                    limit: limits.samples,
-                });
+                return Err(ScrapeError::SampleLimit { limit: limits.samples });
             }
             if s.labels.len() > limits.labels {
                 return Err(ScrapeError::LabelLimit(format!(
@@ -351,19 +308,10 @@ pub fn parse_body(
             if keep {
                 let start = s.series_text.as_ptr() as usize - base;
                 // Bodies are capped far below 4 GiB, so offsets fit in u32.
-                let (Ok(a), Ok(b)) = (
-                    u32::try_from(start),
-                    u32::try_from(start + s.series_text.len()),
-                ) else {
-                    return Err(ScrapeError::BodyTooLarge {
-                        limit: limits.body_bytes,
-                    });
+                let (Ok(a), Ok(b)) = (u32::try_from(start), u32::try_from(start + s.series_text.len())) else {
+                    return Err(ScrapeError::BodyTooLarge { limit: limits.body_bytes });
                 };
-                entries.push(Entry {
-                    series: a..b,
-                    value: s.value,
-                    timestamp_ms: s.timestamp_ms,
-                });
+                entries.push(Entry { series: a..b, value: s.value, timestamp_ms: s.timestamp_ms });
             }
         }
         report.warnings = p.warnings();
@@ -376,10 +324,7 @@ pub fn parse_body(
         return Err(ScrapeError::Parse(e));
     }
     report.parse_time = started.elapsed();
-    Ok(Scraped {
-        report,
-        batch: Batch { body, entries },
-    })
+    Ok(Scraped { report, batch: Batch { body, entries } })
 }
 
 #[cfg(test)]
@@ -403,82 +348,37 @@ mod tests {
         let body = b"a 1\nb{x=\"1\"} 2\nb{x=\"2\"} 3\nc 4\n".to_vec();
         let s = parse_body(body, Format::Text, &spec(), &f).expect("ok");
         assert_eq!(s.report.samples, 4);
-        let kept: Vec<(String, f64)> = s
-            .batch
-            .samples()
-            .map(|x| (String::from_utf8_lossy(x.key).into_owned(), x.value))
-            .collect();
-        assert_eq!(
-            kept,
-            [
-                ("b{x=\"1\"}".to_owned(), 2.0),
-                ("b{x=\"2\"}".to_owned(), 3.0)
-            ]
-        );
+        let kept: Vec<(String, f64)> =
+            s.batch.samples().map(|x| (String::from_utf8_lossy(x.key).into_owned(), x.value)).collect();
+        assert_eq!(kept, [("b{x=\"1\"}".to_owned(), 2.0), ("b{x=\"2\"}".to_owned(), 3.0)]);
     }
 
     #[test]
     fn limits_fail_the_scrape_whole() {
         let mut sp = spec();
         sp.limits.samples = 2;
-        let e = parse_body(
-            b"a 1\nb 2\nc 3\n".to_vec(),
-            Format::Text,
-            &sp,
-            &NameFilter::all(),
-        )
-        .err();
+        let e = parse_body(b"a 1\nb 2\nc 3\n".to_vec(), Format::Text, &sp, &NameFilter::all()).err();
         assert_eq!(e, Some(ScrapeError::SampleLimit { limit: 2 }));
         let mut sp = spec();
         sp.limits.labels = 1;
-        let e = parse_body(
-            b"a{x=\"1\",y=\"2\"} 1\n".to_vec(),
-            Format::Text,
-            &sp,
-            &NameFilter::all(),
-        )
-        .err();
+        let e = parse_body(b"a{x=\"1\",y=\"2\"} 1\n".to_vec(), Format::Text, &sp, &NameFilter::all()).err();
         assert!(matches!(e, Some(ScrapeError::LabelLimit(m)) if m.contains("line 1 has 2 labels")));
         let mut sp = spec();
         sp.limits.label_value_length = 3;
-        let e = parse_body(
-            b"a{x=\"long\"} 1\n".to_vec(),
-            Format::Text,
-            &sp,
-            &NameFilter::all(),
-        )
-        .err();
+        let e = parse_body(b"a{x=\"long\"} 1\n".to_vec(), Format::Text, &sp, &NameFilter::all()).err();
         assert!(matches!(e, Some(ScrapeError::LabelLimit(_))));
     }
 
     #[test]
     fn a_body_of_nothing_but_garbage_is_a_parse_error() {
-        let e = parse_body(
-            b"<html>\n<body>login</body>\n".to_vec(),
-            Format::Text,
-            &spec(),
-            &NameFilter::all(),
-        )
-        .err();
-        assert!(
-            matches!(&e, Some(ScrapeError::Parse(p)) if p.line == 1),
-            "{e:?}"
-        );
-        assert!(
-            e.map(|e| e.to_string())
-                .is_some_and(|m| m.starts_with("parse error at line 1"))
-        );
+        let e = parse_body(b"<html>\n<body>login</body>\n".to_vec(), Format::Text, &spec(), &NameFilter::all()).err();
+        assert!(matches!(&e, Some(ScrapeError::Parse(p)) if p.line == 1), "{e:?}");
+        assert!(e.map(|e| e.to_string()).is_some_and(|m| m.starts_with("parse error at line 1")));
     }
 
     #[test]
     fn a_few_bad_lines_are_counted_not_fatal() {
-        let s = parse_body(
-            b"a 1\nbad line\nb 2\n".to_vec(),
-            Format::Text,
-            &spec(),
-            &NameFilter::all(),
-        )
-        .expect("ok");
+        let s = parse_body(b"a 1\nbad line\nb 2\n".to_vec(), Format::Text, &spec(), &NameFilter::all()).expect("ok");
         assert_eq!((s.report.samples, s.report.skipped_lines), (2, 1));
         assert_eq!(s.report.first_skipped.map(|e| e.line), Some(2));
     }

@@ -26,26 +26,15 @@ pub fn instance(url: &Url) -> String {
 }
 
 fn spec(url: Url, job: &str, extra: &[(String, String)]) -> TargetSpec {
-    let mut pairs: Vec<(String, String)> = extra
-        .iter()
-        .filter(|(k, _)| !k.starts_with("__"))
-        .cloned()
-        .collect();
+    let mut pairs: Vec<(String, String)> = extra.iter().filter(|(k, _)| !k.starts_with("__")).cloned().collect();
     pairs.push(("job".into(), job.to_owned()));
     pairs.push(("instance".into(), instance(&url)));
-    TargetSpec {
-        labels: Labels::from_pairs(pairs),
-        url,
-    }
+    TargetSpec { labels: Labels::from_pairs(pairs), url }
 }
 
 /// The static targets of a scrape source.
 pub fn static_targets(job: &str, scrape: &Scrape) -> Vec<TargetSpec> {
-    scrape
-        .targets
-        .iter()
-        .map(|u| spec(u.clone(), job, &[]))
-        .collect()
+    scrape.targets.iter().map(|u| spec(u.clone(), job, &[])).collect()
 }
 
 #[derive(Deserialize)]
@@ -59,29 +48,17 @@ struct Group {
 /// Reads a file_sd JSON file: `[{"targets": ["host:port"], "labels": {"k": "v"}}]`.
 /// `__scheme__` and `__metrics_path__` labels override the source's for their group.
 pub fn read_file_sd(path: &Path, job: &str, scrape: &Scrape) -> Result<Vec<TargetSpec>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     parse_file_sd(&text, job, scrape).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 pub fn parse_file_sd(text: &str, job: &str, scrape: &Scrape) -> Result<Vec<TargetSpec>, String> {
-    let groups: Vec<Group> =
-        serde_json::from_str(text).map_err(|e| format!("line {}: {e}", e.line()))?;
+    let groups: Vec<Group> = serde_json::from_str(text).map_err(|e| format!("line {}: {e}", e.line()))?;
     let mut out = Vec::new();
     for (k, g) in groups.iter().enumerate() {
-        let scheme = g
-            .labels
-            .get("__scheme__")
-            .map_or(scrape.scheme.as_str(), String::as_str);
-        let path = g
-            .labels
-            .get("__metrics_path__")
-            .map_or(scrape.metrics_path.as_str(), String::as_str);
-        let extra: Vec<(String, String)> = g
-            .labels
-            .iter()
-            .map(|(a, b)| (a.clone(), b.clone()))
-            .collect();
+        let scheme = g.labels.get("__scheme__").map_or(scrape.scheme.as_str(), String::as_str);
+        let path = g.labels.get("__metrics_path__").map_or(scrape.metrics_path.as_str(), String::as_str);
+        let extra: Vec<(String, String)> = g.labels.iter().map(|(a, b)| (a.clone(), b.clone())).collect();
         for t in &g.targets {
             let url = target_url(t, scheme, path).map_err(|e| format!("group {}: {e}", k + 1))?;
             out.push(spec(url, job, &extra));
@@ -120,25 +97,16 @@ mod tests {
         .expect("valid");
         assert_eq!(t.len(), 3);
         assert_eq!(t[0].url.as_str(), "http://10.0.0.1:9100/metrics");
-        assert_eq!(
-            t[0].labels.to_string(),
-            r#"{instance="10.0.0.1:9100", job="node", zone="a"}"#
-        );
+        assert_eq!(t[0].labels.to_string(), r#"{instance="10.0.0.1:9100", job="node", zone="a"}"#);
         assert_eq!(t[2].url.as_str(), "https://db:9187/probe");
         assert_eq!(t[2].labels.get("__metrics_path__"), None);
     }
 
     #[test]
     fn file_sd_errors_say_where() {
-        let e = parse_file_sd(
-            "[{\"targets\": [\"a:1\"],\n \"lables\": {}}]",
-            "j",
-            &scrape(),
-        )
-        .expect_err("typo");
+        let e = parse_file_sd("[{\"targets\": [\"a:1\"],\n \"lables\": {}}]", "j", &scrape()).expect_err("typo");
         assert!(e.starts_with("line 2:"), "{e}");
-        let e =
-            parse_file_sd(r#"[{"targets": ["no-port"]}]"#, "j", &scrape()).expect_err("no port");
+        let e = parse_file_sd(r#"[{"targets": ["no-port"]}]"#, "j", &scrape()).expect_err("no port");
         assert!(e.contains("needs a port"), "{e}");
     }
 }

@@ -93,13 +93,7 @@ impl Store {
                     }
                 }
             };
-            if self.append(
-                id,
-                Sample {
-                    t: s.timestamp_ms.unwrap_or(t),
-                    v: s.value,
-                },
-            ) {
+            if self.append(id, Sample { t: s.timestamp_ms.unwrap_or(t), v: s.value }) {
                 report.appended += 1;
             } else {
                 report.out_of_order += 1;
@@ -107,12 +101,8 @@ impl Store {
         }
         // Series this scrape no longer exposes go stale now.
         let generation = ts.generation;
-        let gone: Vec<SeriesId> = ts
-            .by_key
-            .iter()
-            .filter(|(_, (_, g))| *g != generation)
-            .map(|(_, (id, _))| *id)
-            .collect();
+        let gone: Vec<SeriesId> =
+            ts.by_key.iter().filter(|(_, (_, g))| *g != generation).map(|(_, (id, _))| *id).collect();
         ts.by_key.retain(|_, (_, g)| *g == generation);
         for id in gone {
             self.mark_stale(id, t);
@@ -152,11 +142,7 @@ mod tests {
         let s = std::str::from_utf8(key).ok()?;
         let (name, rest) = s.split_once('{').unwrap_or((s, ""));
         let mut pairs = vec![("__name__".to_owned(), name.to_owned())];
-        for kv in rest
-            .trim_end_matches('}')
-            .split(',')
-            .filter(|x| !x.is_empty())
-        {
+        for kv in rest.trim_end_matches('}').split(',').filter(|x| !x.is_empty()) {
             let (k, v) = kv.split_once('=')?;
             pairs.push((k.to_owned(), v.trim_matches('"').to_owned()));
         }
@@ -164,11 +150,7 @@ mod tests {
     }
 
     fn s(key: &'static str, v: f64) -> ScrapedSample<'static> {
-        ScrapedSample {
-            key: key.as_bytes(),
-            value: v,
-            timestamp_ms: None,
-        }
+        ScrapedSample { key: key.as_bytes(), value: v, timestamp_ms: None }
     }
 
     #[test]
@@ -180,10 +162,7 @@ mod tests {
         assert_eq!((r.new_series, r.appended), (0, 1));
         let sel = st.select(&[]);
         assert_eq!(sel.len(), 1);
-        assert_eq!(
-            sel[0].labels.to_string(),
-            r#"up{exported_instance="x", instance="10.0.0.1:9100", job="node"}"#
-        );
+        assert_eq!(sel[0].labels.to_string(), r#"up{exported_instance="x", instance="10.0.0.1:9100", job="node"}"#);
         assert_eq!(sel[0].observed_from, Some(1000));
     }
 
@@ -192,25 +171,11 @@ mod tests {
         let mut st = Store::new(60_000, 100);
         st.ingest(1, &target(), [s("a", 1.0), s("b", 2.0)], decode, 1000);
         st.ingest(1, &target(), [s("a", 1.0)], decode, 2000);
-        let b = st
-            .select(&[])
-            .into_iter()
-            .find(|d| d.labels.metric_name() == Some("b"))
-            .expect("b");
-        assert!(
-            is_stale(b.samples.last().expect("sample").v),
-            "b disappeared"
-        );
+        let b = st.select(&[]).into_iter().find(|d| d.labels.metric_name() == Some("b")).expect("b");
+        assert!(is_stale(b.samples.last().expect("sample").v), "b disappeared");
         st.target_down(1, 3000);
-        let a = st
-            .select(&[])
-            .into_iter()
-            .find(|d| d.labels.metric_name() == Some("a"))
-            .expect("a");
-        assert!(
-            is_stale(a.samples.last().expect("sample").v),
-            "a's target failed"
-        );
+        let a = st.select(&[]).into_iter().find(|d| d.labels.metric_name() == Some("a")).expect("a");
+        assert!(is_stale(a.samples.last().expect("sample").v), "a's target failed");
         // Back up: the series resumes under the same id.
         let r = st.ingest(1, &target(), [s("a", 5.0)], decode, 4000);
         assert_eq!((r.new_series, r.appended), (0, 1));

@@ -105,12 +105,7 @@ impl Labels {
 
     /// With `name` set to `value` (removed when `value` is empty).
     pub fn with(&self, name: &str, value: &str) -> Labels {
-        let mut v: Vec<(Arc<str>, Arc<str>)> = self
-            .0
-            .iter()
-            .filter(|(k, _)| &**k != name)
-            .cloned()
-            .collect();
+        let mut v: Vec<(Arc<str>, Arc<str>)> = self.0.iter().filter(|(k, _)| &**k != name).cloned().collect();
         if !value.is_empty() {
             v.push((Arc::from(name), Arc::from(value)));
         }

@@ -52,9 +52,7 @@ fn expanding(tok: &str) -> Result<Option<(f64, f64, usize)>, String> {
     if times.is_empty() || !times.bytes().all(|c| c.is_ascii_digit()) {
         return Ok(None);
     }
-    let times: usize = times
-        .parse()
-        .map_err(|_| format!("invalid repeat count in {tok:?}"))?;
+    let times: usize = times.parse().map_err(|_| format!("invalid repeat count in {tok:?}"))?;
     let body = &tok[..xpos];
     // The step's sign is the last + or - that is neither leading nor an exponent's.
     let split = body
@@ -85,9 +83,7 @@ pub fn split_series(line: &str) -> Option<(Labels, &str)> {
     let line = line.trim();
     let b = line.as_bytes();
     let mut i = 0;
-    if b.first()
-        .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_' || *c == b':')
-    {
+    if b.first().is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_' || *c == b':') {
         while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b':') {
             i += 1;
         }
@@ -171,15 +167,9 @@ mod tests {
 
     #[test]
     fn expanding_notation() {
-        assert_eq!(
-            values("-2+4x3"),
-            [Some(-2.0), Some(2.0), Some(6.0), Some(10.0)]
-        );
+        assert_eq!(values("-2+4x3"), [Some(-2.0), Some(2.0), Some(6.0), Some(10.0)]);
         assert_eq!(values("1-2x2"), [Some(1.0), Some(-1.0), Some(-3.0)]);
-        assert_eq!(
-            values("7x2 _x2 1e3"),
-            [Some(7.0), Some(7.0), Some(7.0), None, None, Some(1000.0)]
-        );
+        assert_eq!(values("7x2 _x2 1e3"), [Some(7.0), Some(7.0), Some(7.0), None, None, Some(1000.0)]);
         assert_eq!(parse_points("stale").expect("valid"), [Point::Stale]);
         assert!(parse_points("{{schema:1}}").is_err());
         assert!(parse_points("zebra").is_err());

@@ -18,11 +18,7 @@ pub struct SeriesLimit(pub usize);
 
 impl fmt::Display for SeriesLimit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "series limit of {} reached (raise [cockpit] max-series)",
-            self.0
-        )
+        write!(f, "series limit of {} reached (raise [cockpit] max-series)", self.0)
     }
 }
 
@@ -92,22 +88,14 @@ impl Store {
     }
 
     /// The id of a series, created if new. `observed_from` is when its target was first observed.
-    pub fn get_or_create(
-        &mut self,
-        labels: &Labels,
-        observed_from: Option<i64>,
-    ) -> Result<SeriesId, SeriesLimit> {
+    pub fn get_or_create(&mut self, labels: &Labels, observed_from: Option<i64>) -> Result<SeriesId, SeriesLimit> {
         if let Some(&id) = self.index.get(labels) {
             return Ok(id);
         }
         if self.index.len() >= self.max_series {
             return Err(SeriesLimit(self.max_series));
         }
-        let series = Series {
-            labels: labels.clone(),
-            samples: Vec::new(),
-            observed_from,
-        };
+        let series = Series { labels: labels.clone(), samples: Vec::new(), observed_from };
         let id = match self.free.pop() {
             Some(slot) => {
                 self.slots[slot as usize] = Some(series);
@@ -115,8 +103,7 @@ impl Store {
             }
             None => {
                 // The cap is far below u32::MAX in any configuration we accept.
-                let slot =
-                    u32::try_from(self.slots.len()).map_err(|_| SeriesLimit(self.max_series))?;
+                let slot = u32::try_from(self.slots.len()).map_err(|_| SeriesLimit(self.max_series))?;
                 self.slots.push(Some(series));
                 SeriesId(slot)
             }
@@ -151,10 +138,7 @@ impl Store {
 
     /// Writes a staleness marker at `t` unless the series is already stale.
     pub fn mark_stale(&mut self, id: SeriesId, t: i64) {
-        let already = self
-            .series(id)
-            .and_then(|s| s.samples.last())
-            .is_none_or(|last| is_stale(last.v));
+        let already = self.series(id).and_then(|s| s.samples.last()).is_none_or(|last| is_stale(last.v));
         if !already {
             self.append(id, Sample { t, v: stale_nan() });
         }
@@ -190,18 +174,12 @@ impl Store {
 }
 
 fn data(s: &Series) -> SeriesData<'_> {
-    SeriesData {
-        labels: &s.labels,
-        samples: &s.samples,
-        observed_from: s.observed_from,
-    }
+    SeriesData { labels: &s.labels, samples: &s.samples, observed_from: s.observed_from }
 }
 
 impl Storage for Store {
     fn select(&self, matchers: &[Matcher]) -> Vec<SeriesData<'_>> {
-        let by_name = matchers
-            .iter()
-            .find(|m| m.name == METRIC_NAME && m.op == MatchOp::Equal);
+        let by_name = matchers.iter().find(|m| m.name == METRIC_NAME && m.op == MatchOp::Equal);
         let mut out: Vec<SeriesData<'_>> = match by_name {
             Some(m) => self
                 .by_name
@@ -212,13 +190,7 @@ impl Storage for Store {
                 .filter(|s| matches(&s.labels, matchers))
                 .map(data)
                 .collect(),
-            None => self
-                .slots
-                .iter()
-                .flatten()
-                .filter(|s| matches(&s.labels, matchers))
-                .map(data)
-                .collect(),
+            None => self.slots.iter().flatten().filter(|s| matches(&s.labels, matchers)).map(data).collect(),
         };
         out.sort_by(|a, b| a.labels.cmp(b.labels));
         out
@@ -242,19 +214,10 @@ mod tests {
         let mut s = Store::new(10_000, 10);
         let id = s.get_or_create(&l("x", "a"), None).expect("room");
         for t in 0..1000 {
-            assert!(s.append(
-                id,
-                Sample {
-                    t: t * 1000,
-                    v: t as f64
-                }
-            ));
+            assert!(s.append(id, Sample { t: t * 1000, v: t as f64 }));
         }
         let held = s.sample_count();
-        assert!(
-            held <= 11 + 32,
-            "held {held} samples for a 10 s window at 1 s"
-        );
+        assert!(held <= 11 + 32, "held {held} samples for a 10 s window at 1 s");
         let sel = s.select(&[eq("__name__", "x")]);
         assert_eq!(sel[0].samples.last().map(|x| x.v), Some(999.0));
     }
@@ -274,11 +237,7 @@ mod tests {
         let mut s = Store::new(60_000, 2);
         s.get_or_create(&l("x", "a"), None).expect("room");
         s.get_or_create(&l("x", "b"), None).expect("room");
-        assert_eq!(
-            s.get_or_create(&l("x", "a"), None).map(|_| ()),
-            Ok(()),
-            "existing series still resolve"
-        );
+        assert_eq!(s.get_or_create(&l("x", "a"), None).map(|_| ()), Ok(()), "existing series still resolve");
         let err = s.get_or_create(&l("x", "c"), None).expect_err("full");
         assert!(err.to_string().contains("series limit of 2"));
     }
@@ -292,11 +251,8 @@ mod tests {
         }
         let id = s.get_or_create(&l("y", "a"), None).expect("room");
         s.append(id, Sample { t: 1, v: 1.0 });
-        let got: Vec<String> = s
-            .select(&[eq("__name__", "x")])
-            .iter()
-            .map(|d| d.labels.value("instance").to_owned())
-            .collect();
+        let got: Vec<String> =
+            s.select(&[eq("__name__", "x")]).iter().map(|d| d.labels.value("instance").to_owned()).collect();
         assert_eq!(got, ["a", "b", "c"]);
         let ne = Matcher::new(MatchOp::NotEqual, "instance", "a");
         assert_eq!(s.select(&[ne]).len(), 2);
@@ -312,9 +268,6 @@ mod tests {
         assert_eq!(s.select(&[])[0].samples.len(), 2);
         s.gc(20_000);
         assert!(s.is_empty());
-        assert!(
-            s.get_or_create(&l("x", "b"), None).is_ok(),
-            "the freed slot is reused under the cap"
-        );
+        assert!(s.get_or_create(&l("x", "b"), None).is_ok(), "the freed slot is reused under the cap");
     }
 }

@@ -66,10 +66,7 @@ pub struct Reading {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outcome {
     /// The expression evaluated; `readings` may be empty (no data).
-    Values {
-        readings: Vec<Reading>,
-        warming_up: bool,
-    },
+    Values { readings: Vec<Reading>, warming_up: bool },
     /// It could not be evaluated: an HTTP or API error, a timeout, bad JSON, an evaluation error.
     Failed { reason: String },
 }
@@ -78,11 +75,9 @@ impl Outcome {
     /// The signal's level: the worst of its readings; UNKNOWN without data or on failure.
     pub fn level(&self) -> Level {
         match self {
-            Outcome::Values { readings, .. } if !readings.is_empty() => readings
-                .iter()
-                .map(|r| r.level)
-                .max_by_key(|l| l.verdict_rank())
-                .unwrap_or(Level::Unknown),
+            Outcome::Values { readings, .. } if !readings.is_empty() => {
+                readings.iter().map(|r| r.level).max_by_key(|l| l.verdict_rank()).unwrap_or(Level::Unknown)
+            }
             _ => Level::Unknown,
         }
     }
@@ -93,18 +88,12 @@ impl Outcome {
         let Outcome::Values { readings, .. } = self else {
             return None;
         };
-        readings
-            .iter()
-            .filter(|r| !r.value.is_nan())
-            .max_by(|a, b| {
-                a.level
-                    .verdict_rank()
-                    .cmp(&b.level.verdict_rank())
-                    .then_with(|| match direction {
-                        Direction::Above => a.value.total_cmp(&b.value),
-                        Direction::Below => b.value.total_cmp(&a.value),
-                    })
+        readings.iter().filter(|r| !r.value.is_nan()).max_by(|a, b| {
+            a.level.verdict_rank().cmp(&b.level.verdict_rank()).then_with(|| match direction {
+                Direction::Above => a.value.total_cmp(&b.value),
+                Direction::Below => b.value.total_cmp(&a.value),
             })
+        })
     }
 }
 
@@ -137,24 +126,13 @@ pub fn judge(signal: &Signal, value: Result<Value, String>, warming_up: bool) ->
         Ok(Value::Vector(v)) => v.into_iter().map(|e| (e.labels, e.v)).collect::<Vec<_>>(),
         Ok(Value::Scalar(s)) => vec![(Labels::empty(), s)],
         Ok(other) => {
-            return Outcome::Failed {
-                reason: format!("the expression gave a {}", other.type_name()),
-            };
+            return Outcome::Failed { reason: format!("the expression gave a {}", other.type_name()) };
         }
         Err(reason) => return Outcome::Failed { reason },
     };
-    let readings = elements
-        .into_iter()
-        .map(|(labels, value)| Reading {
-            level: classify(signal, value),
-            labels,
-            value,
-        })
-        .collect();
-    Outcome::Values {
-        readings,
-        warming_up,
-    }
+    let readings =
+        elements.into_iter().map(|(labels, value)| Reading { level: classify(signal, value), labels, value }).collect();
+    Outcome::Values { readings, warming_up }
 }
 
 /// Evaluates a signal over local storage at `t`.

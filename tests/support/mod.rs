@@ -13,11 +13,7 @@ use tokio::net::{TcpListener, TcpStream};
 /// What the fixture server does with a request.
 pub enum Reply {
     /// A response with a status, headers and a body.
-    Http {
-        status: u16,
-        headers: Vec<(String, String)>,
-        body: Vec<u8>,
-    },
+    Http { status: u16, headers: Vec<(String, String)>, body: Vec<u8> },
     /// Accept the connection and never answer.
     Hang,
     /// Raw bytes, not HTTP at all.
@@ -26,11 +22,7 @@ pub enum Reply {
 
 impl Reply {
     pub fn ok(content_type: &str, body: impl Into<Vec<u8>>) -> Reply {
-        Reply::Http {
-            status: 200,
-            headers: vec![("Content-Type".into(), content_type.into())],
-            body: body.into(),
-        }
+        Reply::Http { status: 200, headers: vec![("Content-Type".into(), content_type.into())], body: body.into() }
     }
 
     pub fn text(body: impl Into<Vec<u8>>) -> Reply {
@@ -80,15 +72,8 @@ async fn handle(mut sock: TcpStream, h: Handler) -> std::io::Result<()> {
             tokio::time::sleep(Duration::from_secs(3600)).await;
         }
         Reply::Raw(b) => sock.write_all(&b).await?,
-        Reply::Http {
-            status,
-            headers,
-            body,
-        } => {
-            let mut out = format!(
-                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
-                body.len()
-            );
+        Reply::Http { status, headers, body } => {
+            let mut out = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
             for (k, v) in headers {
                 out.push_str(&format!("{k}: {v}\r\n"));
             }

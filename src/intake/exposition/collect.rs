@@ -68,15 +68,8 @@ pub fn parse_all(body: &[u8], format: Format) -> Result<Exposition, ParseError> 
 }
 
 /// [`parse_all`] with a choice of how OpenMetrics value rules are enforced.
-pub fn parse_all_with(
-    body: &[u8],
-    format: Format,
-    value_rules: ValueRules,
-) -> Result<Exposition, ParseError> {
-    let mut out = Exposition {
-        bytes: body.len(),
-        ..Exposition::default()
-    };
+pub fn parse_all_with(body: &[u8], format: Format, value_rules: ValueRules) -> Result<Exposition, ParseError> {
+    let mut out = Exposition { bytes: body.len(), ..Exposition::default() };
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut parser = Parser::with_value_rules(body, format, value_rules);
     while let Some(ev) = parser.next_event() {
@@ -91,19 +84,9 @@ pub fn parse_all_with(
             }
             Err(e) => return Err(e),
         };
-        let fam = |out: &mut Exposition,
-                   index: &mut HashMap<String, usize>,
-                   name: &str,
-                   kind: MetricType|
-         -> usize {
+        let fam = |out: &mut Exposition, index: &mut HashMap<String, usize>, name: &str, kind: MetricType| -> usize {
             *index.entry(name.to_owned()).or_insert_with(|| {
-                out.families.push(Family {
-                    name: name.to_owned(),
-                    kind,
-                    help: None,
-                    unit: None,
-                    samples: Vec::new(),
-                });
+                out.families.push(Family { name: name.to_owned(), kind, help: None, unit: None, samples: Vec::new() });
                 out.families.len() - 1
             })
         };
@@ -122,20 +105,12 @@ pub fn parse_all_with(
             }
             Event::Sample(s) => {
                 let k = fam(&mut out, &mut index, s.family, s.kind);
-                let labels = s
-                    .labels
-                    .iter()
-                    .map(|l| (l.name.to_owned(), l.value().into_owned()))
-                    .collect();
+                let labels = s.labels.iter().map(|l| (l.name.to_owned(), l.value().into_owned())).collect();
                 if let Some(ex) = s.exemplar {
                     out.exemplars.push(OwnedExemplar {
                         line: s.line,
                         series: s.series_text.to_owned(),
-                        labels: ex
-                            .labels
-                            .iter()
-                            .map(|l| (l.name.to_owned(), l.value().into_owned()))
-                            .collect(),
+                        labels: ex.labels.iter().map(|l| (l.name.to_owned(), l.value().into_owned())).collect(),
                         value: ex.value,
                         timestamp_ms: ex.timestamp_ms,
                     });

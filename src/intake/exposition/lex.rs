@@ -14,10 +14,7 @@ const fn name_table(start: bool, colon: bool) -> [bool; 256] {
     let mut c = 0;
     while c < 256 {
         let b = c as u8;
-        t[c] = b.is_ascii_alphabetic()
-            || b == b'_'
-            || (colon && b == b':')
-            || (!start && b.is_ascii_digit());
+        t[c] = b.is_ascii_alphabetic() || b == b'_' || (colon && b == b':') || (!start && b.is_ascii_digit());
         c += 1;
     }
     t
@@ -167,11 +164,7 @@ pub(super) fn labels<'a>(
             return Err("label value must be in double quotes");
         }
         let (close, escaped) = quoted_end(b, i + 1).ok_or("unterminated label value")?;
-        out.push(Label {
-            name,
-            raw: &line[i + 1..close],
-            escaped,
-        });
+        out.push(Label { name, raw: &line[i + 1..close], escaped });
         i = close + 1;
         if !strict {
             i = skip_blanks(b, i);
@@ -205,11 +198,7 @@ fn check_duplicates(labels: &[Label<'_>]) -> Result<(), &'static str> {
         return Ok(());
     }
     let mut seen = std::collections::HashSet::with_capacity(labels.len());
-    if labels.iter().all(|l| seen.insert(l.name)) {
-        Ok(())
-    } else {
-        Err("duplicate label name")
-    }
+    if labels.iter().all(|l| seen.insert(l.name)) { Ok(()) } else { Err("duplicate label name") }
 }
 
 /// Parses a sample value the way the Prometheus text format does: decimal floats with optional
@@ -254,10 +243,7 @@ pub(super) fn om_number(tok: &str) -> Option<f64> {
 /// An OpenMetrics timestamp: a real number of seconds (no NaN, no infinity).
 pub(super) fn om_real(tok: &str) -> Option<f64> {
     let unsigned = tok.strip_prefix(['+', '-']).unwrap_or(tok);
-    if unsigned
-        .bytes()
-        .any(|c| c.is_ascii_alphabetic() && c != b'e' && c != b'E')
-    {
+    if unsigned.bytes().any(|c| c.is_ascii_alphabetic() && c != b'e' && c != b'E') {
         return None;
     }
     float(tok).filter(|v| v.is_finite())
@@ -297,9 +283,7 @@ mod tests {
         }
         assert_eq!(float("-Inf"), Some(f64::NEG_INFINITY));
         assert!(float("NaN").is_some_and(f64::is_nan));
-        for s in [
-            "", "+", "-", "0x1p-3", "1_2", "a", "1.1.1", "--1", "+-1", "1e", "0b1",
-        ] {
+        for s in ["", "+", "-", "0x1p-3", "1_2", "a", "1.1.1", "--1", "+-1", "1e", "0b1"] {
             assert_eq!(float(s), None, "{s}");
         }
     }
@@ -339,9 +323,6 @@ mod tests {
         }
         line.push_str("l7=\"dup\"}");
         let mut out = Vec::new();
-        assert_eq!(
-            labels(&line, 0, true, &mut out),
-            Err("duplicate label name")
-        );
+        assert_eq!(labels(&line, 0, true, &mut out), Err("duplicate label name"));
     }
 }

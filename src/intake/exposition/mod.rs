@@ -27,9 +27,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
-pub use collect::{
-    Exposition, Family, MAX_KEPT_ERRORS, OwnedExemplar, OwnedSample, parse_all, parse_all_with,
-};
+pub use collect::{Exposition, Family, MAX_KEPT_ERRORS, OwnedExemplar, OwnedSample, parse_all, parse_all_with};
 pub use lex::{is_label_name, is_metric_name, unescape};
 pub use openmetrics::Warnings;
 
@@ -63,11 +61,7 @@ impl Format {
     /// Chooses the grammar from a response's `Content-Type`.
     pub fn from_content_type(content_type: &str) -> Format {
         let media = content_type.split(';').next().unwrap_or("").trim();
-        if media.eq_ignore_ascii_case("application/openmetrics-text") {
-            Format::OpenMetrics
-        } else {
-            Format::Text
-        }
+        if media.eq_ignore_ascii_case("application/openmetrics-text") { Format::OpenMetrics } else { Format::Text }
     }
 
     pub fn as_str(self) -> &'static str {
@@ -167,15 +161,7 @@ impl Suffix {
 
     /// Counter-like samples may be neither negative nor NaN in OpenMetrics.
     fn is_counter_like(self) -> bool {
-        matches!(
-            self,
-            Suffix::Total
-                | Suffix::Sum
-                | Suffix::Count
-                | Suffix::Bucket
-                | Suffix::GCount
-                | Suffix::GSum
-        )
+        matches!(self, Suffix::Total | Suffix::Sum | Suffix::Count | Suffix::Bucket | Suffix::GCount | Suffix::GSum)
     }
 }
 
@@ -190,11 +176,7 @@ pub struct Label<'a> {
 impl<'a> Label<'a> {
     /// The decoded value (borrowed unless it holds escapes).
     pub fn value(&self) -> Cow<'a, str> {
-        if self.escaped {
-            unescape(self.raw)
-        } else {
-            Cow::Borrowed(self.raw)
-        }
+        if self.escaped { unescape(self.raw) } else { Cow::Borrowed(self.raw) }
     }
 
     /// The value exactly as written, escapes included.
@@ -235,21 +217,9 @@ pub struct Sample<'a, 'p> {
 /// What one line of the body says.
 #[derive(Clone, Debug)]
 pub enum Event<'a, 'p> {
-    Help {
-        name: &'a str,
-        text: Cow<'a, str>,
-        line: u32,
-    },
-    Type {
-        name: &'a str,
-        kind: MetricType,
-        line: u32,
-    },
-    Unit {
-        name: &'a str,
-        unit: &'a str,
-        line: u32,
-    },
+    Help { name: &'a str, text: Cow<'a, str>, line: u32 },
+    Type { name: &'a str, kind: MetricType, line: u32 },
+    Unit { name: &'a str, unit: &'a str, line: u32 },
     Sample(Sample<'a, 'p>),
 }
 
@@ -262,10 +232,7 @@ pub struct ParseError {
 
 impl ParseError {
     fn new(line: u32, message: impl Into<String>) -> Self {
-        ParseError {
-            line,
-            message: message.into(),
-        }
+        ParseError { line, message: message.into() }
     }
 }
 
@@ -330,10 +297,7 @@ impl<'a> Parser<'a> {
 
     /// Value-rule violations let through under [`ValueRules::Warn`].
     pub fn warnings(&self) -> Warnings {
-        self.om
-            .as_ref()
-            .map(|v| v.warnings.clone())
-            .unwrap_or_default()
+        self.om.as_ref().map(|v| v.warnings.clone()).unwrap_or_default()
     }
 
     /// The number of lines read so far.
@@ -367,11 +331,7 @@ impl<'a> Parser<'a> {
         let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |k| start + k);
         self.pos = end + 1;
         self.line += 1;
-        let content_end = if end > start && bytes[end - 1] == b'\r' {
-            end - 1
-        } else {
-            end
-        };
+        let content_end = if end > start && bytes[end - 1] == b'\r' { end - 1 } else { end };
         Some(match self.src {
             // Both ends are ASCII bytes (or the ends of the body), hence char boundaries.
             Source::Str(s) => Ok(&s[start..content_end]),
@@ -408,26 +368,15 @@ impl<'a> Parser<'a> {
                 }
             }
             let line_no = self.line;
-            return Some(
-                self.text_sample(line, i)
-                    .map(Event::Sample)
-                    .map_err(|e| ParseError::new(line_no, e)),
-            );
+            return Some(self.text_sample(line, i).map(Event::Sample).map_err(|e| ParseError::new(line_no, e)));
         }
     }
 
     /// `# HELP name text`, `# TYPE name type`; any other comment is ignored.
-    fn text_comment(
-        &mut self,
-        line: &'a str,
-        after_hash: usize,
-    ) -> Result<Option<Event<'a, 'a>>, String> {
+    fn text_comment(&mut self, line: &'a str, after_hash: usize) -> Result<Option<Event<'a, 'a>>, String> {
         let b = line.as_bytes();
         let i = lex::skip_blanks(b, after_hash);
-        let kw_end = i + b[i..]
-            .iter()
-            .position(|&c| lex::is_blank(c))
-            .unwrap_or(b.len() - i);
+        let kw_end = i + b[i..].iter().position(|&c| lex::is_blank(c)).unwrap_or(b.len() - i);
         let keyword = &line[i..kw_end];
         if keyword != "HELP" && keyword != "TYPE" {
             return Ok(None);
@@ -451,24 +400,15 @@ impl<'a> Parser<'a> {
             if !self.families.help.insert(name) {
                 return Err(format!("second HELP line for metric {name}"));
             }
-            return Ok(Some(Event::Help {
-                name,
-                text: unescape(rest),
-                line: line_no,
-            }));
+            return Ok(Some(Event::Help { name, text: unescape(rest), line: line_no }));
         }
         let kind = rest.trim_end_matches(['\t', ' ']);
-        let kind = MetricType::parse(kind, Format::Text)
-            .ok_or_else(|| format!("unknown metric type {kind:?}"))?;
+        let kind = MetricType::parse(kind, Format::Text).ok_or_else(|| format!("unknown metric type {kind:?}"))?;
         if self.families.declared.insert(name, kind).is_some() {
             return Err(format!("second TYPE line for metric {name}"));
         }
         self.families.current = Some((name, kind));
-        Ok(Some(Event::Type {
-            name,
-            kind,
-            line: line_no,
-        }))
+        Ok(Some(Event::Type { name, kind, line: line_no }))
     }
 
     fn text_sample(&mut self, line: &'a str, start: usize) -> Result<Sample<'a, '_>, &'static str> {
@@ -576,13 +516,7 @@ impl<'a> TextFamilies<'a> {
                 self.current = Some((name, kind));
                 return (name, kind, sfx);
             }
-            for sfx in [
-                Suffix::Bucket,
-                Suffix::Count,
-                Suffix::Sum,
-                Suffix::Created,
-                Suffix::Total,
-            ] {
+            for sfx in [Suffix::Bucket, Suffix::Count, Suffix::Sum, Suffix::Created, Suffix::Total] {
                 if let Some(fam) = name.strip_suffix(sfx.as_str())
                     && let Some(&kind) = self.declared.get(fam)
                     && kind.suffixes(Format::Text).contains(&sfx)
@@ -600,10 +534,7 @@ impl<'a> TextFamilies<'a> {
 #[inline]
 fn member(fam: &str, kind: MetricType, name: &str) -> Option<Suffix> {
     let rest = name.strip_prefix(fam)?;
-    kind.suffixes(Format::Text)
-        .iter()
-        .copied()
-        .find(|s| s.as_str() == rest)
+    kind.suffixes(Format::Text).iter().copied().find(|s| s.as_str() == rest)
 }
 
 #[cfg(test)]

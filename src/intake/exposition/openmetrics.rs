@@ -5,9 +5,7 @@
 
 use std::collections::HashSet;
 
-use super::{
-    Event, Format, Label, MetricType, ParseError, Parser, Suffix, ValueRules, lex, unescape,
-};
+use super::{Event, Format, Label, MetricType, ParseError, Parser, Suffix, ValueRules, lex, unescape};
 
 /// The parts of a sample line other than its labels, filled by the syntax pass and completed
 /// (family, kind, suffix) by the validator.
@@ -70,10 +68,7 @@ impl<'a> Parser<'a> {
         let line_no = self.line + 1;
         let line = match self.next_line() {
             None => {
-                return Err(ParseError::new(
-                    self.line.max(1),
-                    "missing \"# EOF\" at the end of the body",
-                ));
+                return Err(ParseError::new(self.line.max(1), "missing \"# EOF\" at the end of the body"));
             }
             Some(Err(())) => return Err(ParseError::new(line_no, "line is not valid UTF-8")),
             Some(Ok(l)) => l,
@@ -94,19 +89,11 @@ impl<'a> Parser<'a> {
             return Ok(Step::Eof);
         }
         if line.starts_with('#') {
-            let (keyword, name, rest) =
-                metadata_parts(line).map_err(|m| ParseError::new(line_no, m))?;
-            return validator
-                .metadata(keyword, name, rest, line_no)
-                .map(Step::Meta);
+            let (keyword, name, rest) = metadata_parts(line).map_err(|m| ParseError::new(line_no, m))?;
+            return validator.metadata(keyword, name, rest, line_no).map(Step::Meta);
         }
-        sample_syntax(
-            line,
-            &mut self.labels,
-            &mut self.exemplar_labels,
-            &mut self.om_pending,
-        )
-        .map_err(|m| ParseError::new(line_no, m))?;
+        sample_syntax(line, &mut self.labels, &mut self.exemplar_labels, &mut self.om_pending)
+            .map_err(|m| ParseError::new(line_no, m))?;
         validator.sample(&self.labels, &mut self.om_pending, line_no)?;
         Ok(Step::Sample(line_no))
     }
@@ -114,18 +101,13 @@ impl<'a> Parser<'a> {
 
 /// Splits `# KEYWORD name rest`: exactly one space between the parts.
 fn metadata_parts(line: &str) -> Result<(&str, &str, &str), String> {
-    let body = line
-        .strip_prefix("# ")
-        .ok_or("a comment must be \"# HELP\", \"# TYPE\", \"# UNIT\" or \"# EOF\"")?;
-    let (keyword, after) = body
-        .split_once(' ')
-        .ok_or_else(|| format!("incomplete metadata line {line:?}"))?;
+    let body = line.strip_prefix("# ").ok_or("a comment must be \"# HELP\", \"# TYPE\", \"# UNIT\" or \"# EOF\"")?;
+    let (keyword, after) = body.split_once(' ').ok_or_else(|| format!("incomplete metadata line {line:?}"))?;
     if !matches!(keyword, "HELP" | "TYPE" | "UNIT") {
         return Err(format!("unknown metadata keyword {keyword:?}"));
     }
-    let (name, rest) = after
-        .split_once(' ')
-        .ok_or_else(|| format!("{keyword} line needs a metric name and a value"))?;
+    let (name, rest) =
+        after.split_once(' ').ok_or_else(|| format!("{keyword} line needs a metric name and a value"))?;
     if !lex::is_metric_name(name) {
         return Err(format!("invalid metric name {name:?}"));
     }
@@ -151,17 +133,9 @@ fn sample_syntax<'a>(
     if b.get(i) == Some(&b'{') {
         i = lex::labels(line, i, true, labels)?;
     }
-    *out = OmLine {
-        name: &line[..name_end],
-        series_text: &line[..i],
-        ..OmLine::default()
-    };
+    *out = OmLine { name: &line[..name_end], series_text: &line[..i], ..OmLine::default() };
     if b.get(i) != Some(&b' ') {
-        return Err(if i == b.len() {
-            "missing value"
-        } else {
-            "expected a space before the value"
-        });
+        return Err(if i == b.len() { "missing value" } else { "expected a space before the value" });
     }
     let (tok, next) = om_token(line, i + 1);
     out.value = lex::om_number(tok).ok_or("invalid value")?;
@@ -185,10 +159,7 @@ fn sample_syntax<'a>(
         return Err("expected \"# {\" to start an exemplar");
     }
     i = lex::labels(line, i + 2, true, exemplar_labels)?;
-    let chars: usize = exemplar_labels
-        .iter()
-        .map(|l| l.name.chars().count() + l.value().chars().count())
-        .sum();
+    let chars: usize = exemplar_labels.iter().map(|l| l.name.chars().count() + l.value().chars().count()).sum();
     if chars > EXEMPLAR_LABEL_CHARS {
         return Err("exemplar labels longer than 128 characters");
     }
@@ -255,9 +226,7 @@ impl HistogramPoint {
             return Err(format!("histogram {family}: the +Inf bucket is missing"));
         };
         if self.count.is_some_and(|c| c != inf) {
-            return Err(format!(
-                "histogram {family}: count does not equal the +Inf bucket"
-            ));
+            return Err(format!("histogram {family}: count does not equal the +Inf bucket"));
         }
         if self.has_sum && self.count.is_none() {
             return Err(format!("histogram {family}: _sum without _count"));
@@ -269,14 +238,10 @@ impl HistogramPoint {
             return Err(format!("histogram {family}: _count without _sum"));
         }
         if self.negative_buckets && self.has_sum {
-            return Ok(Some(format!(
-                "histogram {family}: _sum is not allowed with negative buckets"
-            )));
+            return Ok(Some(format!("histogram {family}: _sum is not allowed with negative buckets")));
         }
         if !self.negative_buckets && self.negative_gsum {
-            return Ok(Some(format!(
-                "histogram {family}: negative _gsum without negative buckets"
-            )));
+            return Ok(Some(format!("histogram {family}: negative _gsum without negative buckets")));
         }
         Ok(None)
     }
@@ -318,11 +283,7 @@ impl<'a> Current<'a> {
 
     fn suffix_of(&self, name: &str) -> Option<Suffix> {
         let rest = name.strip_prefix(self.name)?;
-        self.kind()
-            .suffixes(Format::OpenMetrics)
-            .iter()
-            .copied()
-            .find(|s| s.as_str() == rest)
+        self.kind().suffixes(Format::OpenMetrics).iter().copied().find(|s| s.as_str() == rest)
     }
 }
 
@@ -376,11 +337,7 @@ impl<'a> Validator<'a> {
         line: u32,
     ) -> Result<Event<'a, 'a>, ParseError> {
         let err = |m: String| ParseError::new(line, m);
-        if self
-            .current
-            .as_ref()
-            .is_some_and(|c| c.name == name && c.samples > 0)
-        {
+        if self.current.as_ref().is_some_and(|c| c.name == name && c.samples > 0) {
             return Err(err(format!("{keyword} for {name} after its samples")));
         }
         if self.current.as_ref().is_none_or(|c| c.name != name) {
@@ -395,11 +352,7 @@ impl<'a> Validator<'a> {
                 if std::mem::replace(&mut cur.help, true) {
                     return Err(err(format!("second HELP for {name}")));
                 }
-                Ok(Event::Help {
-                    name,
-                    text: unescape(rest),
-                    line,
-                })
+                Ok(Event::Help { name, text: unescape(rest), line })
             }
             "TYPE" => {
                 if cur.kind.is_some() {
@@ -414,32 +367,32 @@ impl<'a> Validator<'a> {
                 if cur.unit.is_some() {
                     return Err(err(format!("second UNIT for {name}")));
                 }
-                if !rest
-                    .bytes()
-                    .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b':')
-                {
+                if !rest.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b':') {
                     return Err(err(format!("invalid unit {rest:?}")));
                 }
                 cur.unit = Some(rest);
-                Ok(Event::Unit {
-                    name,
-                    unit: rest,
-                    line,
-                })
+                Ok(Event::Unit { name, unit: rest, line })
             }
         }
     }
 
-    pub(super) fn sample(
-        &mut self,
-        labels: &[Label<'a>],
-        s: &mut OmLine<'a>,
-        line: u32,
-    ) -> Result<(), ParseError> {
+    pub(super) fn sample(&mut self, labels: &[Label<'a>], s: &mut OmLine<'a>, line: u32) -> Result<(), ParseError> {
         let err = |m: String| ParseError::new(line, m);
         let suffix = match self.current.as_ref().and_then(|c| c.suffix_of(s.name)) {
             Some(sfx) => sfx,
             None => {
+                // The commonest real-world mistake: a counter family named like its sample
+                // (`# TYPE x_total counter` then `x_total`), as the Prometheus text format has it.
+                if let Some(cur) = &self.current
+                    && cur.name == s.name
+                    && cur.kind == Some(MetricType::Counter)
+                {
+                    return Err(err(format!(
+                        "counter {0}: OpenMetrics names a counter's samples {0}_total (and its family \
+                         without the suffix); this looks like the Prometheus text format sent as OpenMetrics",
+                        s.name
+                    )));
+                }
                 // A sample outside the current family starts a new family without metadata.
                 self.end_family(line)?;
                 self.current = Some(Current::new(s.name, None, line));
@@ -461,10 +414,7 @@ impl<'a> Validator<'a> {
         match (kind, suffix) {
             (MetricType::StateSet, _) => {
                 if label(cur.name).is_none() {
-                    return Err(err(format!(
-                        "stateset sample without a {:?} label",
-                        cur.name
-                    )));
+                    return Err(err(format!("stateset sample without a {:?} label", cur.name)));
                 }
                 skip = Some(cur.name);
             }
@@ -476,8 +426,7 @@ impl<'a> Validator<'a> {
                 skip = Some("le");
             }
             (MetricType::Summary, Suffix::None) => {
-                let q = label("quantile")
-                    .ok_or_else(|| err("summary quantile without a \"quantile\" label".into()))?;
+                let q = label("quantile").ok_or_else(|| err("summary quantile without a \"quantile\" label".into()))?;
                 if !parse_bound(&q).is_some_and(|v| (0.0..=1.0).contains(&v)) {
                     return Err(err(format!("invalid quantile {q:?}")));
                 }
@@ -498,18 +447,13 @@ impl<'a> Validator<'a> {
         let same_group = cur.group.as_deref() == Some(self.key.as_str());
         if !same_group {
             if cur.seen_groups.contains(&self.key) {
-                return Err(err(format!(
-                    "samples of {} are not grouped together",
-                    cur.name
-                )));
+                return Err(err(format!("samples of {} are not grouped together", cur.name)));
             }
             cur.seen_groups.insert(self.key.clone());
             cur.group = Some(self.key.clone());
         } else if let Some(prev) = cur.group_ts {
             if prev.is_some() != s.timestamp.is_some() {
-                return Err(err(
-                    "some samples of a group have timestamps and some do not".into(),
-                ));
+                return Err(err("some samples of a group have timestamps and some do not".into()));
             }
             if let (Some(p), Some(t)) = (prev, s.timestamp)
                 && t < p
@@ -519,21 +463,12 @@ impl<'a> Validator<'a> {
             }
         }
         // A histogram point ends when its group or timestamp changes.
-        if matches!(kind, MetricType::Histogram | MetricType::GaugeHistogram)
-            && suffix != Suffix::None
-        {
+        if matches!(kind, MetricType::Histogram | MetricType::GaugeHistogram) && suffix != Suffix::None {
             let new_point = !same_group || cur.group_ts != Some(s.timestamp);
             if new_point {
-                let finding = cur
-                    .hist
-                    .check(cur.name)
-                    .map_err(|m| ParseError::new(cur.hist.line, m))?;
+                let finding = cur.hist.check(cur.name).map_err(|m| ParseError::new(cur.hist.line, m))?;
                 let at = cur.hist.line;
-                cur.hist = HistogramPoint {
-                    active: true,
-                    line,
-                    ..HistogramPoint::default()
-                };
+                cur.hist = HistogramPoint { active: true, line, ..HistogramPoint::default() };
                 if let Some(m) = finding {
                     pending_rule = Some((at, m));
                 }
@@ -555,21 +490,11 @@ impl<'a> Validator<'a> {
             _ => {}
         }
         // A negative _gsum is legal with negative buckets; the histogram point check judges it.
-        if suffix.is_counter_like()
-            && (s.value.is_nan() || (s.value < 0.0 && suffix != Suffix::GSum))
-        {
-            rules.push(format!(
-                "{}{} must not be negative or NaN",
-                cur.name,
-                suffix.as_str()
-            ));
+        if suffix.is_counter_like() && (s.value.is_nan() || (s.value < 0.0 && suffix != Suffix::GSum)) {
+            rules.push(format!("{}{} must not be negative or NaN", cur.name, suffix.as_str()));
         }
         if integral && s.value.fract() != 0.0 {
-            rules.push(format!(
-                "{}{} must be an integer",
-                cur.name,
-                suffix.as_str()
-            ));
+            rules.push(format!("{}{} must be an integer", cur.name, suffix.as_str()));
         }
         if s.exemplar.is_some() {
             let allowed = match kind {
@@ -578,9 +503,7 @@ impl<'a> Validator<'a> {
                 _ => false,
             };
             if !allowed {
-                return Err(err(
-                    "exemplars are allowed only on histogram buckets and counter totals".into(),
-                ));
+                return Err(err("exemplars are allowed only on histogram buckets and counter totals".into()));
             }
         }
         if let Some((at, m)) = pending_rule {
@@ -602,11 +525,7 @@ impl<'a> Validator<'a> {
             return Ok(());
         };
         let kind = cur.kind();
-        if let Some(m) = cur
-            .hist
-            .check(cur.name)
-            .map_err(|m| ParseError::new(cur.hist.line, m))?
-        {
+        if let Some(m) = cur.hist.check(cur.name).map_err(|m| ParseError::new(cur.hist.line, m))? {
             self.value_rule(cur.hist.line, m)?;
         }
         if let Some(unit) = cur.unit.filter(|u| !u.is_empty()) {
@@ -616,38 +535,24 @@ impl<'a> Validator<'a> {
                     format!("{} of type {} cannot have a unit", cur.name, kind.as_str()),
                 ));
             }
-            if !cur
-                .name
-                .strip_suffix(unit)
-                .is_some_and(|p| p.ends_with('_'))
-            {
+            if !cur.name.strip_suffix(unit).is_some_and(|p| p.ends_with('_')) {
                 return Err(ParseError::new(
                     cur.first_line,
                     format!("metric name {} does not end in its unit _{unit}", cur.name),
                 ));
             }
         }
-        let mut claimed: Vec<&str> = kind
-            .suffixes(Format::OpenMetrics)
-            .iter()
-            .map(|s| s.as_str())
-            .collect();
+        let mut claimed: Vec<&str> = kind.suffixes(Format::OpenMetrics).iter().map(|s| s.as_str()).collect();
         if !claimed.contains(&"") {
             claimed.push("");
         }
         for sfx in claimed {
             let full = format!("{}{sfx}", cur.name);
             if !self.seen_names.insert(full.clone()) {
-                let at = if cur.samples > 0 || cur.kind.is_some() {
-                    cur.first_line
-                } else {
-                    line
-                };
+                let at = if cur.samples > 0 || cur.kind.is_some() { cur.first_line } else { line };
                 return Err(ParseError::new(
                     at,
-                    format!(
-                        "metric family {full} appears more than once or clashes with another family"
-                    ),
+                    format!("metric family {full} appears more than once or clashes with another family"),
                 ));
             }
         }
@@ -665,11 +570,7 @@ fn record_histogram(
     h.line = line;
     match suffix {
         Suffix::Bucket => {
-            let le = labels
-                .iter()
-                .find(|l| l.name == "le")
-                .and_then(|l| parse_bound(&l.value()))
-                .unwrap_or(f64::NAN);
+            let le = labels.iter().find(|l| l.name == "le").and_then(|l| parse_bound(&l.value())).unwrap_or(f64::NAN);
             if h.last_le.is_some_and(|prev| le <= prev) {
                 return Err("buckets are out of order".into());
             }

@@ -9,10 +9,7 @@ fn om(body: &str) -> Result<Exposition, ParseError> {
 }
 
 fn labels(s: &OwnedSample) -> Vec<(&str, &str)> {
-    s.labels
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect()
+    s.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
 
 #[test]
@@ -25,19 +22,8 @@ fn awkward_label_values_and_names_survive() {
     assert!(e.errors.is_empty(), "{:?}", e.errors);
     let s = &e.families[0].samples[0];
     assert_eq!(s.name, "job:requests:rate5m");
-    assert_eq!(
-        labels(s),
-        [
-            ("a", "x}y"),
-            ("b", "1,2"),
-            ("c", "k=v"),
-            ("d", "# not a comment")
-        ]
-    );
-    assert_eq!(
-        labels(&e.families[1].samples[0]),
-        [("v", "q\"uote \\ back\nnew")]
-    );
+    assert_eq!(labels(s), [("a", "x}y"), ("b", "1,2"), ("c", "k=v"), ("d", "# not a comment")]);
+    assert_eq!(labels(&e.families[1].samples[0]), [("v", "q\"uote \\ back\nnew")]);
     assert!(e.families[2].samples[0].labels.is_empty());
     assert_eq!(e.families[2].samples[0].value, 2.0);
 }
@@ -46,28 +32,15 @@ fn awkward_label_values_and_names_survive() {
 fn values_timestamps_and_line_endings() {
     let e = text("a 1 1700000000123\r\nb NaN\r\nc +Inf\nd -Inf\ne 1.5e-3\n\n  f\t2\t-5\ng 7");
     assert!(e.errors.is_empty(), "{:?}", e.errors);
-    let v: Vec<(String, f64, Option<i64>)> = e
-        .families
-        .iter()
-        .map(|f| {
-            (
-                f.name.clone(),
-                f.samples[0].value,
-                f.samples[0].timestamp_ms,
-            )
-        })
-        .collect();
+    let v: Vec<(String, f64, Option<i64>)> =
+        e.families.iter().map(|f| (f.name.clone(), f.samples[0].value, f.samples[0].timestamp_ms)).collect();
     assert_eq!(v[0], ("a".into(), 1.0, Some(1_700_000_000_123)));
     assert!(v[1].1.is_nan());
     assert_eq!(v[2].1, f64::INFINITY);
     assert_eq!(v[3].1, f64::NEG_INFINITY);
     assert_eq!(v[4].1, 0.0015);
     assert_eq!(v[5], ("f".into(), 2.0, Some(-5)));
-    assert_eq!(
-        v[6],
-        ("g".into(), 7.0, None),
-        "the last line needs no newline"
-    );
+    assert_eq!(v[6], ("g".into(), 7.0, None), "the last line needs no newline");
     assert_eq!(e.families[6].samples[0].line, 8);
 }
 
@@ -79,11 +52,7 @@ fn text_bad_lines_are_skipped_counted_and_located() {
     assert_eq!(e.skipped_lines, 4);
     let lines: Vec<u32> = e.errors.iter().map(|e| e.line).collect();
     assert_eq!(lines, [2, 4, 5, 6]);
-    assert!(
-        e.errors[2].message.contains("invalid value"),
-        "{}",
-        e.errors[2]
-    );
+    assert!(e.errors[2].message.contains("invalid value"), "{}", e.errors[2]);
 }
 
 #[test]
@@ -115,11 +84,8 @@ fn text_histogram_and_summary_families_are_grouped() {
         "hits_total 5\n",
         "loose_bucket 1\n",
     ));
-    let fams: Vec<(&str, MetricType, usize)> = e
-        .families
-        .iter()
-        .map(|f| (f.name.as_str(), f.kind, f.samples.len()))
-        .collect();
+    let fams: Vec<(&str, MetricType, usize)> =
+        e.families.iter().map(|f| (f.name.as_str(), f.kind, f.samples.len())).collect();
     assert_eq!(
         fams,
         [
@@ -131,16 +97,7 @@ fn text_histogram_and_summary_families_are_grouped() {
     );
     assert_eq!(e.families[0].help.as_deref(), Some("Request time."));
     let suffixes: Vec<Suffix> = e.families[0].samples.iter().map(|s| s.suffix).collect();
-    assert_eq!(
-        suffixes,
-        [
-            Suffix::Bucket,
-            Suffix::Bucket,
-            Suffix::Sum,
-            Suffix::Count,
-            Suffix::Created
-        ]
-    );
+    assert_eq!(suffixes, [Suffix::Bucket, Suffix::Bucket, Suffix::Sum, Suffix::Count, Suffix::Created]);
 }
 
 #[test]
@@ -152,9 +109,7 @@ fn text_families_need_not_be_contiguous() {
 
 #[test]
 fn text_repeated_metadata_is_a_bad_line() {
-    let e = text(
-        "# TYPE a gauge\n# TYPE a counter\n# HELP a x\n# HELP a y\na 1\n# just a comment\n#\n",
-    );
+    let e = text("# TYPE a gauge\n# TYPE a counter\n# HELP a x\n# HELP a y\na 1\n# just a comment\n#\n");
     assert_eq!(e.errors.iter().map(|e| e.line).collect::<Vec<_>>(), [2, 4]);
     assert_eq!(e.families[0].kind, MetricType::Gauge);
 }
@@ -170,16 +125,10 @@ fn openmetrics_timestamps_are_seconds_and_exemplars_kept_aside() {
     ))
     .expect("valid");
     let f = &e.families[0];
-    assert_eq!(
-        (f.kind, f.unit.as_deref()),
-        (MetricType::Counter, Some("seconds"))
-    );
+    assert_eq!((f.kind, f.unit.as_deref()), (MetricType::Counter, Some("seconds")));
     assert_eq!(f.samples[0].timestamp_ms, Some(1_700_000_000_500));
     assert_eq!(e.exemplars.len(), 1);
-    assert_eq!(
-        e.exemplars[0].labels,
-        [("trace_id".to_owned(), "abc".to_owned())]
-    );
+    assert_eq!(e.exemplars[0].labels, [("trace_id".to_owned(), "abc".to_owned())]);
     assert_eq!(e.exemplars[0].timestamp_ms, Some(1_700_000_000_250));
 }
 
@@ -204,10 +153,7 @@ fn content_type_selects_the_grammar() {
         Format::from_content_type("application/openmetrics-text; version=1.0.0; charset=utf-8"),
         Format::OpenMetrics
     );
-    assert_eq!(
-        Format::from_content_type("text/plain; version=0.0.4"),
-        Format::Text
-    );
+    assert_eq!(Format::from_content_type("text/plain; version=0.0.4"), Format::Text);
     assert_eq!(Format::from_content_type(""), Format::Text);
 }
 

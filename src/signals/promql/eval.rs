@@ -5,8 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use promql_parser::parser::token::{self, TokenId};
 use promql_parser::parser::{
-    AggregateExpr, BinaryExpr, Expr, LabelModifier, MatrixSelector, VectorMatchCardinality,
-    VectorSelector,
+    AggregateExpr, BinaryExpr, Expr, LabelModifier, MatrixSelector, VectorMatchCardinality, VectorSelector,
 };
 
 use super::subset::{ms, offset_ms, selector_matchers};
@@ -29,11 +28,7 @@ pub struct Evaluator<'s> {
 impl<'s> Evaluator<'s> {
     /// `lookback_ms` is how far back an instant selector looks for a sample (Prometheus: 5m).
     pub fn new(storage: &'s dyn Storage, lookback_ms: i64) -> Self {
-        Evaluator {
-            storage,
-            lookback_ms,
-            warming_up: Cell::new(false),
-        }
+        Evaluator { storage, lookback_ms, warming_up: Cell::new(false) }
     }
 
     /// Whether a range read since the last call had to be clamped to the start of observation.
@@ -50,13 +45,8 @@ impl<'s> Evaluator<'s> {
             Expr::Unary(u) => match self.eval(&u.expr, t)? {
                 Value::Scalar(v) => Ok(Value::Scalar(-v)),
                 Value::Vector(v) => {
-                    let out: Vec<Element> = v
-                        .into_iter()
-                        .map(|e| Element {
-                            labels: e.labels.without_name(),
-                            v: -e.v,
-                        })
-                        .collect();
+                    let out: Vec<Element> =
+                        v.into_iter().map(|e| Element { labels: e.labels.without_name(), v: -e.v }).collect();
                     unique(&out)?;
                     Ok(Value::Vector(out))
                 }
@@ -81,10 +71,7 @@ impl<'s> Evaluator<'s> {
     pub(super) fn eval_vector(&self, expr: &Expr, t: i64) -> Result<Vec<Element>> {
         match self.eval(expr, t)? {
             Value::Vector(v) => Ok(v),
-            other => err(format!(
-                "expected an instant vector, got a {}",
-                other.type_name()
-            )),
+            other => err(format!("expected an instant vector, got a {}", other.type_name())),
         }
     }
 
@@ -109,10 +96,7 @@ impl<'s> Evaluator<'s> {
             if last.t <= at - self.lookback_ms || is_stale(last.v) {
                 continue;
             }
-            out.push(Element {
-                labels: s.labels.clone(),
-                v: last.v,
-            });
+            out.push(Element { labels: s.labels.clone(), v: last.v });
         }
         Ok(out)
     }
@@ -134,20 +118,11 @@ impl<'s> Evaluator<'s> {
             }
             let lo = s.samples.partition_point(|x| x.t <= from);
             let hi = s.samples.partition_point(|x| x.t <= end);
-            let samples: Vec<_> = s.samples[lo..hi.max(lo)]
-                .iter()
-                .filter(|x| !is_stale(x.v))
-                .copied()
-                .collect();
+            let samples: Vec<_> = s.samples[lo..hi.max(lo)].iter().filter(|x| !is_stale(x.v)).copied().collect();
             if samples.is_empty() {
                 continue;
             }
-            out.push(RangeSeries {
-                labels: s.labels.clone(),
-                samples,
-                start: from,
-                end,
-            });
+            out.push(RangeSeries { labels: s.labels.clone(), samples, start: from, end });
         }
         Ok(out)
     }
@@ -173,15 +148,7 @@ impl<'s> Evaluator<'s> {
             (token::T_TOPK | token::T_BOTTOMK, None) => {
                 return err("topk/bottomk need a parameter");
             }
-            (
-                token::T_SUM
-                | token::T_AVG
-                | token::T_COUNT
-                | token::T_MIN
-                | token::T_MAX
-                | token::T_GROUP,
-                _,
-            ) => None,
+            (token::T_SUM | token::T_AVG | token::T_COUNT | token::T_MIN | token::T_MAX | token::T_GROUP, _) => None,
             _ => return err(format!("aggregation {} is not supported", a.op)),
         };
         let input = self.eval_vector(&a.expr, t)?;
@@ -207,13 +174,7 @@ impl<'s> Evaluator<'s> {
                 }
             }
         }
-        Ok(groups
-            .into_iter()
-            .map(|(labels, g)| Element {
-                labels,
-                v: g.result(op),
-            })
-            .collect())
+        Ok(groups.into_iter().map(|(labels, g)| Element { labels, v: g.result(op) }).collect())
     }
 
     // ---- binary operators ----
@@ -236,12 +197,8 @@ impl<'s> Evaluator<'s> {
                 }
                 Ok(Value::Scalar(v))
             }
-            (Value::Vector(v), Value::Scalar(s)) => self
-                .vector_scalar(op, v, s, false, return_bool)
-                .map(Value::Vector),
-            (Value::Scalar(s), Value::Vector(v)) => self
-                .vector_scalar(op, v, s, true, return_bool)
-                .map(Value::Vector),
+            (Value::Vector(v), Value::Scalar(s)) => self.vector_scalar(op, v, s, false, return_bool).map(Value::Vector),
+            (Value::Scalar(s), Value::Vector(v)) => self.vector_scalar(op, v, s, true, return_bool).map(Value::Vector),
             (Value::Vector(l), Value::Vector(r)) => {
                 let matching = modifier.and_then(|m| m.matching.as_ref());
                 let out = if b.op.is_set_operator() {
@@ -257,11 +214,7 @@ impl<'s> Evaluator<'s> {
                 unique(&out)?;
                 Ok(Value::Vector(out))
             }
-            (l, r) => err(format!(
-                "binary operator between a {} and a {}",
-                l.type_name(),
-                r.type_name()
-            )),
+            (l, r) => err(format!("binary operator between a {} and a {}", l.type_name(), r.type_name())),
         }
     }
 
@@ -286,11 +239,7 @@ impl<'s> Evaluator<'s> {
                 keep = true;
             }
             if keep {
-                let labels = if !comparison || return_bool {
-                    e.labels.without_name()
-                } else {
-                    e.labels
-                };
+                let labels = if !comparison || return_bool { e.labels.without_name() } else { e.labels };
                 out.push(Element { labels, v: value });
             }
         }
@@ -300,10 +249,7 @@ impl<'s> Evaluator<'s> {
 }
 
 fn is_comparison(op: TokenId) -> bool {
-    matches!(
-        op,
-        token::T_EQLC | token::T_NEQ | token::T_GTR | token::T_LSS | token::T_GTE | token::T_LTE
-    )
+    matches!(op, token::T_EQLC | token::T_NEQ | token::T_GTR | token::T_LSS | token::T_GTE | token::T_LTE)
 }
 
 /// One binary operation on two floats: the value, and whether a comparison holds.
@@ -323,10 +269,7 @@ fn elem_op(op: TokenId, l: f64, r: f64) -> Result<(f64, bool)> {
         token::T_GTE => (l, l >= r),
         token::T_LTE => (l, l <= r),
         other => {
-            return err(format!(
-                "operator {} is not supported",
-                token::TokenType::new(other)
-            ));
+            return err(format!("operator {} is not supported", token::TokenType::new(other)));
         }
     })
 }
@@ -369,9 +312,7 @@ fn one_to_one(
         // Checked before filtering, as Prometheus does, so that a comparison that filters the
         // duplicates away still reports them.
         if !matched.insert(sig) {
-            return err(
-                "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
-            );
+            return err("multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)");
         }
         let (mut v, keep) = elem_op(op, l.v, r.v)?;
         if return_bool {
@@ -379,11 +320,7 @@ fn one_to_one(
         } else if !keep {
             continue;
         }
-        let mut labels = if !comparison || return_bool {
-            l.labels.without_name()
-        } else {
-            l.labels
-        };
+        let mut labels = if !comparison || return_bool { l.labels.without_name() } else { l.labels };
         match matching {
             Some(LabelModifier::Include(list)) => labels = labels.keep_only(&list.labels),
             Some(LabelModifier::Exclude(list)) => labels = labels.without(&list.labels),
@@ -394,43 +331,28 @@ fn one_to_one(
     Ok(out)
 }
 
-fn set_op(
-    op: TokenId,
-    lhs: Vec<Element>,
-    rhs: Vec<Element>,
-    matching: Option<&LabelModifier>,
-) -> Vec<Element> {
+fn set_op(op: TokenId, lhs: Vec<Element>, rhs: Vec<Element>, matching: Option<&LabelModifier>) -> Vec<Element> {
     match op {
         token::T_LAND => {
             if lhs.is_empty() || rhs.is_empty() {
                 return Vec::new();
             }
-            let sigs: HashSet<Labels> =
-                rhs.iter().map(|r| signature(&r.labels, matching)).collect();
-            lhs.into_iter()
-                .filter(|l| sigs.contains(&signature(&l.labels, matching)))
-                .collect()
+            let sigs: HashSet<Labels> = rhs.iter().map(|r| signature(&r.labels, matching)).collect();
+            lhs.into_iter().filter(|l| sigs.contains(&signature(&l.labels, matching))).collect()
         }
         token::T_LOR => {
             if lhs.is_empty() || rhs.is_empty() {
                 return if lhs.is_empty() { rhs } else { lhs };
             }
-            let sigs: HashSet<Labels> =
-                lhs.iter().map(|l| signature(&l.labels, matching)).collect();
+            let sigs: HashSet<Labels> = lhs.iter().map(|l| signature(&l.labels, matching)).collect();
             let mut out = lhs;
-            out.extend(
-                rhs.into_iter()
-                    .filter(|r| !sigs.contains(&signature(&r.labels, matching))),
-            );
+            out.extend(rhs.into_iter().filter(|r| !sigs.contains(&signature(&r.labels, matching))));
             out
         }
         _ => {
             // unless
-            let sigs: HashSet<Labels> =
-                rhs.iter().map(|r| signature(&r.labels, matching)).collect();
-            lhs.into_iter()
-                .filter(|l| !sigs.contains(&signature(&l.labels, matching)))
-                .collect()
+            let sigs: HashSet<Labels> = rhs.iter().map(|r| signature(&r.labels, matching)).collect();
+            lhs.into_iter().filter(|l| !sigs.contains(&signature(&l.labels, matching))).collect()
         }
     }
 }
@@ -459,21 +381,13 @@ struct Group {
 
 impl Group {
     fn new(v: f64) -> Self {
-        Group {
-            value: v,
-            kahan: 0.0,
-            count: 1.0,
-            mean: v,
-            incremental: false,
-        }
+        Group { value: v, kahan: 0.0, count: 1.0, mean: v, incremental: false }
     }
 
     fn add(&mut self, op: TokenId, v: f64) {
         self.count += 1.0;
         match op {
-            token::T_SUM => {
-                (self.value, self.kahan) = functions::kahan_inc(v, self.value, self.kahan)
-            }
+            token::T_SUM => (self.value, self.kahan) = functions::kahan_inc(v, self.value, self.kahan),
             token::T_AVG => {
                 if !self.incremental {
                     let (sum, c) = functions::kahan_inc(v, self.value, self.kahan);
@@ -486,8 +400,7 @@ impl Group {
                     self.kahan /= self.count - 1.0;
                 }
                 let q = (self.count - 1.0) / self.count;
-                (self.mean, self.kahan) =
-                    functions::kahan_inc(v / self.count, q * self.mean, q * self.kahan);
+                (self.mean, self.kahan) = functions::kahan_inc(v / self.count, q * self.mean, q * self.kahan);
             }
             token::T_MAX if self.value < v || self.value.is_nan() => self.value = v,
             token::T_MIN if self.value > v || self.value.is_nan() => self.value = v,
@@ -509,12 +422,7 @@ impl Group {
 
 /// `topk` / `bottomk`: per group a bounded heap, exactly as Prometheus keeps it (the order of
 /// ties depends on it), then each group sorted.
-fn top_k(
-    input: Vec<Element>,
-    k: usize,
-    top: bool,
-    key: impl Fn(&Labels) -> Labels,
-) -> Vec<Element> {
+fn top_k(input: Vec<Element>, k: usize, top: bool, key: impl Fn(&Labels) -> Labels) -> Vec<Element> {
     if k == 0 {
         return Vec::new();
     }
@@ -540,8 +448,7 @@ fn top_k(
             let n = h.len() - 1;
             heap_up(h, n, &less);
         } else {
-            let replace =
-                if top { h[0].v < e.v } else { h[0].v > e.v } || (h[0].v.is_nan() && !e.v.is_nan());
+            let replace = if top { h[0].v < e.v } else { h[0].v > e.v } || (h[0].v.is_nan() && !e.v.is_nan());
             if replace {
                 h[0] = e;
                 if k > 1 {
@@ -581,12 +488,7 @@ fn heap_up(h: &mut [Element], mut j: usize, less: &impl Fn(&Element, &Element) -
     }
 }
 
-fn heap_down(
-    h: &mut [Element],
-    i0: usize,
-    n: usize,
-    less: &impl Fn(&Element, &Element) -> bool,
-) -> bool {
+fn heap_down(h: &mut [Element], i0: usize, n: usize, less: &impl Fn(&Element, &Element) -> bool) -> bool {
     let mut i = i0;
     loop {
         let j1 = 2 * i + 1;

@@ -10,9 +10,7 @@ type Result<T> = std::result::Result<T, EvalError>;
 
 pub(super) fn call(ev: &Evaluator<'_>, name: &str, args: &[Box<Expr>], t: i64) -> Result<Value> {
     let arg = |i: usize| -> Result<&Expr> {
-        args.get(i)
-            .map(|a| &**a)
-            .ok_or_else(|| EvalError(format!("{name}() is missing argument {}", i + 1)))
+        args.get(i).map(|a| &**a).ok_or_else(|| EvalError(format!("{name}() is missing argument {}", i + 1)))
     };
     let range = |f: fn(&RangeSeries) -> Option<f64>, keep_name: bool| -> Result<Value> {
         let m = matrix_arg(arg(0)?)?;
@@ -21,28 +19,14 @@ pub(super) fn call(ev: &Evaluator<'_>, name: &str, args: &[Box<Expr>], t: i64) -
             .into_iter()
             .filter_map(|s| {
                 let v = f(&s)?;
-                Some(Element {
-                    labels: if keep_name {
-                        s.labels
-                    } else {
-                        s.labels.without_name()
-                    },
-                    v,
-                })
+                Some(Element { labels: if keep_name { s.labels } else { s.labels.without_name() }, v })
             })
             .collect();
         Ok(Value::Vector(out))
     };
     let simple = |f: &dyn Fn(f64) -> f64| -> Result<Value> {
         let v = ev.eval_vector(arg(0)?, t)?;
-        Ok(Value::Vector(
-            v.into_iter()
-                .map(|e| Element {
-                    labels: e.labels.without_name(),
-                    v: f(e.v),
-                })
-                .collect(),
-        ))
+        Ok(Value::Vector(v.into_iter().map(|e| Element { labels: e.labels.without_name(), v: f(e.v) }).collect()))
     };
     match name {
         "rate" => range(|s| extrapolated_rate(s, true, true), false),
@@ -54,14 +38,8 @@ pub(super) fn call(ev: &Evaluator<'_>, name: &str, args: &[Box<Expr>], t: i64) -
         "changes" => range(changes, false),
         "avg_over_time" => range(avg_over_time, false),
         "sum_over_time" => range(|s| Some(kahan_sum(s.samples.iter().map(|x| x.v))), false),
-        "min_over_time" => range(
-            |s| Some(fold_nan_aware(&s.samples, |cur, best| cur < best)),
-            false,
-        ),
-        "max_over_time" => range(
-            |s| Some(fold_nan_aware(&s.samples, |cur, best| cur > best)),
-            false,
-        ),
+        "min_over_time" => range(|s| Some(fold_nan_aware(&s.samples, |cur, best| cur < best)), false),
+        "max_over_time" => range(|s| Some(fold_nan_aware(&s.samples, |cur, best| cur > best)), false),
         "count_over_time" => range(|s| Some(s.samples.len() as f64), false),
         "present_over_time" => range(|_| Some(1.0), false),
         "last_over_time" => range(|s| s.samples.last().map(|x| x.v), true),
@@ -102,10 +80,7 @@ pub(super) fn call(ev: &Evaluator<'_>, name: &str, args: &[Box<Expr>], t: i64) -
             let v = ev.eval_vector(arg(0)?, t)?;
             Ok(Value::Scalar(if v.len() == 1 { v[0].v } else { f64::NAN }))
         }
-        "vector" => Ok(Value::Vector(vec![Element {
-            labels: Labels::empty(),
-            v: ev.eval_scalar(arg(0)?, t)?,
-        }])),
+        "vector" => Ok(Value::Vector(vec![Element { labels: Labels::empty(), v: ev.eval_scalar(arg(0)?, t)? }])),
         "time" => Ok(Value::Scalar(t as f64 / 1000.0)),
         "histogram_quantile" => {
             let q = ev.eval_scalar(arg(0)?, t)?;
@@ -127,20 +102,12 @@ fn matrix_arg(e: &Expr) -> Result<&promql_parser::parser::MatrixSelector> {
 
 /// Go's `math.Max`: NaN wins.
 fn go_max(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
-        f64::NAN
-    } else {
-        a.max(b)
-    }
+    if a.is_nan() || b.is_nan() { f64::NAN } else { a.max(b) }
 }
 
 /// Go's `math.Min`: NaN wins.
 fn go_min(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
-        f64::NAN
-    } else {
-        a.min(b)
-    }
+    if a.is_nan() || b.is_nan() { f64::NAN } else { a.min(b) }
 }
 
 /// `rate`, `increase` and `delta`: the change over the range, corrected for counter resets and
@@ -254,11 +221,7 @@ fn avg_over_time(s: &RangeSeries) -> Option<f64> {
         let q = (count - 1.0) / count;
         (mean, c) = kahan_inc(cur.v / count, q * mean, q * c);
     }
-    Some(if incremental {
-        mean + c
-    } else {
-        sum / count + c / count
-    })
+    Some(if incremental { mean + c } else { sum / count + c / count })
 }
 
 /// min/max over time: a NaN is replaced by any later value.
@@ -290,10 +253,7 @@ fn histogram_quantile(q: f64, v: Vec<Element>) -> Vec<Element> {
     groups
         .into_iter()
         .filter(|(_, b)| !b.is_empty())
-        .map(|(labels, buckets)| Element {
-            labels,
-            v: bucket_quantile(q, buckets),
-        })
+        .map(|(labels, buckets)| Element { labels, v: bucket_quantile(q, buckets) })
         .collect()
 }
 
@@ -301,11 +261,7 @@ fn parse_le(s: &str) -> Option<f64> {
     let t = s.trim();
     let unsigned = t.strip_prefix(['+', '-']).unwrap_or(t);
     if unsigned.eq_ignore_ascii_case("inf") || unsigned.eq_ignore_ascii_case("infinity") {
-        return Some(if t.starts_with('-') {
-            f64::NEG_INFINITY
-        } else {
-            f64::INFINITY
-        });
+        return Some(if t.starts_with('-') { f64::NEG_INFINITY } else { f64::INFINITY });
     }
     t.parse().ok()
 }

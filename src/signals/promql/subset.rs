@@ -4,9 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use promql_parser::label::Matcher;
-use promql_parser::parser::token::{
-    T_AVG, T_BOTTOMK, T_COUNT, T_GROUP, T_MAX, T_MIN, T_SUM, T_TOPK,
-};
+use promql_parser::parser::token::{T_AVG, T_BOTTOMK, T_COUNT, T_GROUP, T_MAX, T_MIN, T_SUM, T_TOPK};
 use promql_parser::parser::{Expr, Offset, VectorSelector};
 
 /// The functions [`super::Evaluator`] implements.
@@ -74,11 +72,7 @@ pub fn check_subset(expr: &Expr) -> Result<(), Unsupported> {
         }
         Expr::Aggregate(a) => {
             let id = a.op.id();
-            if ![
-                T_SUM, T_AVG, T_COUNT, T_MIN, T_MAX, T_GROUP, T_TOPK, T_BOTTOMK,
-            ]
-            .contains(&id)
-            {
+            if ![T_SUM, T_AVG, T_COUNT, T_MIN, T_MAX, T_GROUP, T_TOPK, T_BOTTOMK].contains(&id) {
                 return no(format!("aggregation {}", a.op));
             }
             if let Some(p) = &a.param {
@@ -116,11 +110,7 @@ fn check_selector(vs: &VectorSelector) -> Result<(), Unsupported> {
 pub(super) fn selector_matchers(vs: &VectorSelector) -> Vec<Matcher> {
     let mut m = vs.matchers.matchers.clone();
     if let Some(name) = &vs.name {
-        m.push(Matcher::new(
-            promql_parser::label::MatchOp::Equal,
-            crate::series::METRIC_NAME,
-            name,
-        ));
+        m.push(Matcher::new(promql_parser::label::MatchOp::Equal, crate::series::METRIC_NAME, name));
     }
     m
 }
@@ -146,6 +136,22 @@ pub fn selectors(expr: &Expr) -> Vec<Vec<Matcher>> {
         _ => {}
     });
     out
+}
+
+/// The names of the functions an expression calls.
+pub fn functions_used(expr: &Expr) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    walk(expr, &mut |e| {
+        if let Expr::Call(c) = e {
+            out.push(c.func.name);
+        }
+    });
+    out
+}
+
+/// Whether an expression needs two samples of a series to say anything (a rate or a delta).
+pub fn needs_two_samples(expr: &Expr) -> bool {
+    functions_used(expr).iter().any(|f| matches!(*f, "rate" | "irate" | "increase" | "delta" | "idelta"))
 }
 
 /// How far back from the evaluation time an expression reads, in milliseconds, given the

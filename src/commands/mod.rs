@@ -1,0 +1,5 @@
+//! The headless commands: each turns arguments into output and an exit code.
+
+pub mod check;
+pub mod eval;
+pub mod scrape;
