@@ -20,6 +20,7 @@ fn spec(timeout_ms: u64) -> Spec {
         value_rules: ValueRules::Strict,
         force_format: None,
         auth: Auth::default(),
+        pool: None,
     }
 }
 

@@ -86,8 +86,7 @@ pub async fn evaluate_once(config: &Config) -> Snapshot {
     let local: Vec<&Signal> = config.signals.iter().filter(|s| s.evaluation == Evaluation::Local).collect();
     let filter = NameFilter::for_signals(local.iter().copied());
     let (targets, problems) = discover_once(config);
-    let retention = i64::try_from(config.retention().as_millis()).unwrap_or(i64::MAX);
-    let mut store = Store::new(retention, config.cockpit.max_series);
+    let mut store = Store::with_retention(config.retention_policy(), config.cockpit.max_series);
     let mut health: HashMap<u64, TargetHealth> = targets
         .iter()
         .map(|t| {

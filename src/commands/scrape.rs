@@ -28,6 +28,7 @@ pub fn run(args: &ScrapeArgs) -> i32 {
         value_rules: if args.relaxed { ValueRules::Warn } else { ValueRules::Strict },
         force_format: args.openmetrics.then_some(Format::OpenMetrics),
         auth: Auth::default(),
+        pool: None,
     };
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,

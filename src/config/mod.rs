@@ -5,7 +5,7 @@
 //! Overlay rules: `[cockpit]` keys override one by one; a user file with any `[[source]]`
 //! replaces the default sources; a `[[signal]]` whose id matches a default one changes only the
 //! keys it sets (so `warn = "200ms"` alone retunes a shipped signal), `enabled = false` removes
-//! it, and new ids are added.
+//! it, and new ids are added; `[cockpit] builtin-signals = false` drops every shipped signal.
 
 mod raw;
 pub mod units;
@@ -21,6 +21,7 @@ use reqwest::Url;
 use toml::Spanned;
 
 use crate::intake::exposition::ValueRules;
+use crate::series::Retention;
 use crate::signals::promql::{self, Expr, check_subset, widest_range_ms};
 pub use units::Unit;
 
@@ -262,6 +263,34 @@ impl Config {
         }
     }
 
+    /// How long the store keeps each series' samples: for every selector of a locally
+    /// evaluated signal, a range selector needs its range (plus offset), an instant selector
+    /// only its latest sample (or, with an offset, the offset plus the lookback). One scrape
+    /// interval of slack is added so the oldest sample a range needs is never trimmed early.
+    pub fn retention_policy(&self) -> Retention {
+        use promql_parser::parser::Expr as E;
+        let lookback = ms(self.cockpit.lookback);
+        let slack = self.sources.iter().map(|s| ms(s.interval)).max().unwrap_or(0);
+        let mut rules = Vec::new();
+        for s in self.signals.iter().filter(|s| s.evaluation == Evaluation::Local) {
+            promql::walk(&s.parsed, &mut |e| {
+                let (vs, range) = match e {
+                    E::VectorSelector(vs) => (vs, None),
+                    E::MatrixSelector(m) => (&m.vs, Some(m.range)),
+                    _ => return,
+                };
+                let offset = promql::offset_ms(&vs.offset).max(0);
+                let window = match range {
+                    Some(r) => i64::try_from(r.as_millis()).unwrap_or(i64::MAX) + offset + slack,
+                    None if offset > 0 => offset + lookback + slack,
+                    None => 0,
+                };
+                rules.push((promql::selector_matchers(vs), window));
+            });
+        }
+        Retention { rules, default_ms: lookback, lookback_ms: lookback }
+    }
+
     /// How far back the store must keep raw samples for the locally evaluated signals.
     pub fn retention(&self) -> Duration {
         let lookback = ms(self.cockpit.lookback);
@@ -427,6 +456,12 @@ impl Validator {
         let mut sources: Vec<(usize, Spanned<RawSource>)> = Vec::new();
         let mut signals: Vec<MergedSignal> = Vec::new();
         let mut by_id: HashMap<String, usize> = HashMap::new();
+        // `builtin-signals = false` (the last file that sets it wins) drops the shipped signals.
+        let builtin = raws
+            .iter()
+            .rev()
+            .find_map(|(_, r)| r.cockpit.as_ref()?.builtin_signals.as_ref().map(|b| *b.get_ref()))
+            .unwrap_or(true);
         for (file, r) in raws {
             if let Some(c) = r.cockpit {
                 cockpit.apply(file, c);
@@ -435,7 +470,8 @@ impl Validator {
                 sources = r.source.into_iter().map(|s| (file, s)).collect();
             }
             let mut seen_here: HashMap<String, Range<usize>> = HashMap::new();
-            for s in r.signal {
+            let signals_here = if file == 0 && !builtin { Vec::new() } else { r.signal };
+            for s in signals_here {
                 let span = s.span();
                 let raw = s.into_inner();
                 let id = raw.id.as_ref().map(|i| i.get_ref().clone());

@@ -25,6 +25,7 @@ pub struct RawCockpit {
     pub max_series: Option<Spanned<i64>>,
     pub max_alerts_per_signal: Option<Spanned<i64>>,
     pub max_concurrent_scrapes: Option<Spanned<i64>>,
+    pub builtin_signals: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize, Default)]

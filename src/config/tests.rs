@@ -168,6 +168,9 @@ fn bare_targets_get_scheme_and_path() {
 fn retention_covers_the_widest_range() {
     let c = load(
         r#"
+[cockpit]
+builtin-signals = false
+
 [[source]]
 name = "s"
 kind = "scrape"
@@ -181,6 +184,32 @@ expr = "rate(x[30m] offset 5m)"
     )
     .expect("valid");
     assert_eq!(c.retention(), Duration::from_secs(35 * 60 + 5));
+    let r = c.retention_policy();
+    assert_eq!(r.rules.len(), 1);
+    assert_eq!(r.rules[0].1, (35 * 60 + 5) * 1000, "range + offset + one interval");
+}
+
+#[test]
+fn instant_selectors_need_only_the_latest_sample() {
+    let c = load(
+        r#"
+[cockpit]
+builtin-signals = false
+
+[[source]]
+name = "s"
+kind = "scrape"
+targets = ["127.0.0.1:1"]
+interval = "5s"
+
+[[signal]]
+id = "a"
+expr = "max(x) + rate(y[1m]) - z offset 1m"
+"#,
+    )
+    .expect("valid");
+    let windows: Vec<i64> = c.retention_policy().rules.iter().map(|r| r.1).collect();
+    assert_eq!(windows, [0, 65_000, 60_000 + 300_000 + 5_000]);
 }
 
 #[test]
@@ -192,4 +221,10 @@ fn examples_are_valid() {
             panic!("{name}:\n{e}");
         }
     }
+}
+
+#[test]
+fn builtin_signals_can_be_dropped() {
+    let c = load("[cockpit]\nbuiltin-signals = false\n\n[[signal]]\nid = \"mine\"\nexpr = \"up\"\n").expect("valid");
+    assert_eq!(c.signals.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["mine"]);
 }

@@ -13,7 +13,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
 
 use super::health::ScrapeDone;
-use super::scrape::{NameFilter, Spec, scrape};
+use super::scrape::{BufferPool, NameFilter, Spec, scrape};
 use super::targets::{TargetSpec, read_file_sd, static_targets};
 use crate::config::{Config, Scrape, Source, SourceKind};
 
@@ -78,20 +78,25 @@ struct SourceCtx {
 }
 
 /// The scrape spec of a source.
-pub fn spec_for(source: &Source, scrape: &Scrape) -> Spec {
+pub fn spec_for(source: &Source, scrape: &Scrape, pool: &Arc<BufferPool>) -> Spec {
     Spec {
         timeout: source.timeout,
         limits: scrape.limits,
         value_rules: scrape.value_rules,
         force_format: None,
         auth: source.auth.clone(),
+        pool: Some(pool.clone()),
     }
 }
+
+/// Idle body buffers kept for reuse, shared by every target.
+const POOLED_BUFFERS: usize = 4;
 
 /// Starts polling every scrape source of `config`. Must run inside a tokio runtime.
 pub fn start(config: &Config, filter: NameFilter, tx: mpsc::Sender<IntakeMsg>) -> Result<Intake, String> {
     let permits = Arc::new(Semaphore::new(config.cockpit.max_concurrent_scrapes));
     let filter = Arc::new(filter);
+    let pool = BufferPool::new(POOLED_BUFFERS);
     let mut tasks = Vec::new();
     for (index, source) in config.sources.iter().enumerate() {
         let SourceKind::Scrape(scrape) = &source.kind else { continue };
@@ -101,7 +106,7 @@ pub fn start(config: &Config, filter: NameFilter, tx: mpsc::Sender<IntakeMsg>) -
             index,
             interval: source.interval,
             client,
-            spec: Arc::new(spec_for(source, scrape)),
+            spec: Arc::new(spec_for(source, scrape, &pool)),
             filter: filter.clone(),
             permits: permits.clone(),
             tx: tx.clone(),
@@ -215,6 +220,7 @@ async fn run_target(ctx: SourceCtx, target: Target) {
 pub async fn poll_once(config: &Config, filter: &NameFilter, targets: &[Target]) -> Vec<ScrapeDone> {
     let permits = Arc::new(Semaphore::new(config.cockpit.max_concurrent_scrapes));
     let filter = Arc::new(filter.clone());
+    let pool = BufferPool::new(POOLED_BUFFERS);
     let mut clients: HashMap<usize, (reqwest::Client, Arc<Spec>)> = HashMap::new();
     let mut tasks = Vec::new();
     for t in targets {
@@ -223,7 +229,7 @@ pub async fn poll_once(config: &Config, filter: &NameFilter, targets: &[Target])
         if let std::collections::hash_map::Entry::Vacant(slot) = clients.entry(t.source) {
             match super::http::client(&source.tls, source.timeout) {
                 Ok(c) => {
-                    slot.insert((c, Arc::new(spec_for(source, scrape_cfg))));
+                    slot.insert((c, Arc::new(spec_for(source, scrape_cfg, &pool))));
                 }
                 Err(e) => {
                     tasks.push(tokio::spawn(failed(t.id, e)));

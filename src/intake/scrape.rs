@@ -24,6 +24,8 @@ pub struct Spec {
     /// Parse with this grammar whatever the Content-Type says (`nightwatch scrape --openmetrics`).
     pub force_format: Option<Format>,
     pub auth: Auth,
+    /// Where body buffers come from; `None` allocates one per scrape.
+    pub pool: Option<std::sync::Arc<BufferPool>>,
 }
 
 /// Why a scrape failed. Each reason reads differently on the targets view.
@@ -126,11 +128,88 @@ pub struct Report {
     pub parse_time: Duration,
 }
 
+/// Body buffers reused across scrapes. A large target's body is several MiB; allocating and
+/// freeing that per scrape makes glibc keep a freed copy resident per thread (or, with mmap,
+/// re-fault every page each time). Reusing a few buffers keeps both costs down.
+pub struct BufferPool {
+    free: std::sync::Mutex<Vec<Vec<u8>>>,
+    keep: usize,
+}
+
+impl std::fmt::Debug for BufferPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BufferPool(keep {})", self.keep)
+    }
+}
+
+impl BufferPool {
+    /// A pool that keeps at most `keep` idle buffers.
+    pub fn new(keep: usize) -> std::sync::Arc<BufferPool> {
+        std::sync::Arc::new(BufferPool { free: std::sync::Mutex::new(Vec::new()), keep })
+    }
+
+    fn take(self: &std::sync::Arc<Self>, capacity: usize) -> Body {
+        let mut buf = self.free.lock().map(|mut f| f.pop()).ok().flatten().unwrap_or_default();
+        buf.clear();
+        buf.reserve(capacity);
+        Body { buf, pool: Some(self.clone()) }
+    }
+
+    fn put(&self, mut buf: Vec<u8>) {
+        buf.clear();
+        if let Ok(mut f) = self.free.lock()
+            && f.len() < self.keep
+        {
+            f.push(buf);
+        }
+    }
+}
+
+/// A response body; back to its pool when dropped.
+#[derive(Default)]
+pub struct Body {
+    buf: Vec<u8>,
+    pool: Option<std::sync::Arc<BufferPool>>,
+}
+
+impl Body {
+    fn extend(&mut self, chunk: &[u8]) {
+        self.buf.extend_from_slice(chunk);
+    }
+}
+
+impl std::ops::Deref for Body {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(buf: Vec<u8>) -> Body {
+        Body { buf, pool: None }
+    }
+}
+
+impl Drop for Body {
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            pool.put(std::mem::take(&mut self.buf));
+        }
+    }
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Body({} bytes)", self.buf.len())
+    }
+}
+
 /// The kept samples of one scrape. Owns the body; entries point into it, so a sample whose
 /// series the store already knows costs no allocation.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct Batch {
-    body: Vec<u8>,
+    body: Body,
     entries: Vec<Entry>,
 }
 
@@ -209,14 +288,14 @@ pub async fn fetch_body(
     client: &reqwest::Client,
     url: &Url,
     spec: &Spec,
-) -> Result<(Vec<u8>, Option<String>), ScrapeError> {
+) -> Result<(Body, Option<String>), ScrapeError> {
     match tokio::time::timeout(spec.timeout, fetch(client, url, spec)).await {
         Ok(r) => r,
         Err(_) => Err(ScrapeError::Request(Failure::Timeout)),
     }
 }
 
-async fn fetch(client: &reqwest::Client, url: &Url, spec: &Spec) -> Result<(Vec<u8>, Option<String>), ScrapeError> {
+async fn fetch(client: &reqwest::Client, url: &Url, spec: &Spec) -> Result<(Body, Option<String>), ScrapeError> {
     let accept = if spec.force_format == Some(Format::OpenMetrics) { ACCEPT_OM } else { ACCEPT_TEXT };
     let req = client
         .get(url.clone())
@@ -234,19 +313,28 @@ async fn fetch(client: &reqwest::Client, url: &Url, spec: &Spec) -> Result<(Vec<
     let content_type =
         resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let cap = resp.content_length().unwrap_or(64 << 10).min(limit) as usize;
-    let mut body = Vec::with_capacity(cap);
+    let mut body = match &spec.pool {
+        Some(pool) => pool.take(cap),
+        None => Body::from(Vec::with_capacity(cap)),
+    };
     // Chunks arrive decompressed: the cap applies to what we would hold, not what crossed the wire.
     while let Some(chunk) = resp.chunk().await.map_err(|e| ScrapeError::Request(classify(&e)))? {
         if (body.len() + chunk.len()) as u64 > limit {
             return Err(ScrapeError::BodyTooLarge { limit });
         }
-        body.extend_from_slice(&chunk);
+        body.extend(&chunk);
     }
     Ok((body, content_type))
 }
 
 /// Parses a body under the spec's limits. Exposed for benchmarks and tests.
-pub fn parse_body(body: Vec<u8>, format: Format, spec: &Spec, filter: &NameFilter) -> Result<Scraped, ScrapeError> {
+pub fn parse_body(
+    body: impl Into<Body>,
+    format: Format,
+    spec: &Spec,
+    filter: &NameFilter,
+) -> Result<Scraped, ScrapeError> {
+    let body: Body = body.into();
     let started = Instant::now();
     let limits = spec.limits;
     let mut report = Report { format: Some(format), bytes: body.len(), ..Report::default() };
@@ -338,6 +426,7 @@ mod tests {
             value_rules: ValueRules::Strict,
             force_format: None,
             auth: Auth::default(),
+            pool: None,
         }
     }
 

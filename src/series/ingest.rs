@@ -30,9 +30,32 @@ pub struct IngestReport {
 
 #[derive(Default)]
 pub(super) struct TargetSeries {
-    by_key: HashMap<Box<[u8]>, (SeriesId, u32)>,
-    generation: u32,
+    /// The last scrape's series in body order, each by a 128-bit hash of its text (two halves
+    /// with seeds drawn at random per process, so a target cannot craft colliding texts; by
+    /// chance, a collision among a million series has odds of 10^-27). Targets list their
+    /// series in the same order every time, so the sample at position i is checked against
+    /// position i here: a sequential read, no lookup table. Only a scrape whose order changed
+    /// builds a map from it.
+    order: Vec<(u128, SeriesId)>,
+    spare: Vec<(u128, SeriesId)>,
     observed_from: Option<i64>,
+}
+
+type KeyMap = HashMap<u128, SeriesId, foldhash::fast::RandomState>;
+
+/// Two independently seeded 64-bit hashes of a key.
+struct KeyHasher(foldhash::fast::RandomState, foldhash::fast::RandomState);
+
+impl KeyHasher {
+    fn get() -> &'static KeyHasher {
+        static H: std::sync::OnceLock<KeyHasher> = std::sync::OnceLock::new();
+        H.get_or_init(|| KeyHasher(Default::default(), Default::default()))
+    }
+
+    fn hash(&self, key: &[u8]) -> u128 {
+        use std::hash::BuildHasher;
+        (u128::from(self.0.hash_one(key)) << 64) | u128::from(self.1.hash_one(key))
+    }
 }
 
 /// Merges a sample's labels with its target's: the target's win, and a clashing scraped label
@@ -63,27 +86,36 @@ impl Store {
     ) -> IngestReport {
         let mut report = IngestReport::default();
         let mut ts = self.targets.remove(&target).unwrap_or_default();
-        ts.generation = ts.generation.wrapping_add(1);
         let observed_from = *ts.observed_from.get_or_insert(t);
+        let hasher = KeyHasher::get();
+        let mut order = std::mem::take(&mut ts.spare);
+        order.clear();
+        let mut same_order = true;
+        let mut by_key: Option<KeyMap> = None;
         for s in samples {
-            let id = match ts.by_key.get_mut(s.key) {
-                Some(entry) => {
-                    entry.1 = ts.generation;
-                    entry.0
+            let key = hasher.hash(s.key);
+            let position = order.len();
+            let known = match ts.order.get(position) {
+                Some(&(k, id)) if k == key => Some(id),
+                _ => {
+                    same_order = false;
+                    by_key.get_or_insert_with(|| ts.order.iter().copied().collect()).get(&key).copied()
                 }
+            };
+            let id = match known {
+                Some(id) => id,
                 None => {
                     let Some(labels) = decode(s.key) else {
                         report.undecodable += 1;
                         continue;
                     };
                     let labels = merge_target_labels(&labels, target_labels);
-                    let known = self.lookup(&labels).is_some();
-                    match self.get_or_create(&labels, Some(observed_from)) {
+                    let existed = self.lookup(&labels).is_some();
+                    match self.create(&labels, Some(observed_from)) {
                         Ok(id) => {
-                            if !known {
+                            if !existed {
                                 report.new_series += 1;
                             }
-                            ts.by_key.insert(s.key.into(), (id, ts.generation));
                             id
                         }
                         Err(_) => {
@@ -93,20 +125,28 @@ impl Store {
                     }
                 }
             };
+            order.push((key, id));
             if self.append(id, Sample { t: s.timestamp_ms.unwrap_or(t), v: s.value }) {
                 report.appended += 1;
             } else {
                 report.out_of_order += 1;
             }
         }
-        // Series this scrape no longer exposes go stale now.
-        let generation = ts.generation;
-        let gone: Vec<SeriesId> =
-            ts.by_key.iter().filter(|(_, (_, g))| *g != generation).map(|(_, (id, _))| *id).collect();
-        ts.by_key.retain(|_, (_, g)| *g == generation);
-        for id in gone {
-            self.mark_stale(id, t);
+        self.flush();
+        // Series this scrape no longer exposes go stale now. When the body listed exactly the
+        // series of last time, in the same order, none did.
+        if !(same_order && order.len() == ts.order.len()) {
+            let present: std::collections::HashSet<u128, foldhash::fast::RandomState> =
+                order.iter().map(|(k, _)| *k).collect();
+            let mut gone: Vec<SeriesId> =
+                ts.order.iter().filter(|(k, _)| !present.contains(k)).map(|(_, id)| *id).collect();
+            gone.sort_unstable();
+            gone.dedup();
+            for id in gone {
+                self.mark_stale(id, t);
+            }
         }
+        ts.spare = std::mem::replace(&mut ts.order, order);
         self.targets.insert(target, ts);
         report
     }
@@ -116,7 +156,9 @@ impl Store {
         let Some(ts) = self.targets.get_mut(&target) else {
             return;
         };
-        let ids: Vec<SeriesId> = ts.by_key.drain().map(|(_, (id, _))| id).collect();
+        let mut ids: Vec<SeriesId> = ts.order.drain(..).map(|(_, id)| id).collect();
+        ids.sort_unstable();
+        ids.dedup();
         for id in ids {
             self.mark_stale(id, t);
         }
@@ -179,6 +221,26 @@ mod tests {
         // Back up: the series resumes under the same id.
         let r = st.ingest(1, &target(), [s("a", 5.0)], decode, 4000);
         assert_eq!((r.new_series, r.appended), (0, 1));
+    }
+
+    #[test]
+    fn reordered_bodies_keep_their_series_and_swapped_ones_go_stale() {
+        let mut st = Store::new(60_000, 100);
+        st.ingest(1, &target(), [s("a", 1.0), s("b", 2.0), s("c", 3.0)], decode, 1000);
+        let r = st.ingest(1, &target(), [s("c", 3.0), s("a", 1.0), s("b", 2.0)], decode, 2000);
+        assert_eq!((r.new_series, r.appended), (0, 3));
+        let stale = |st: &Store| -> Vec<String> {
+            st.select(&[])
+                .into_iter()
+                .filter(|d| d.samples.last().is_some_and(|x| is_stale(x.v)))
+                .map(|d| d.labels.metric_name().unwrap_or("").to_owned())
+                .collect()
+        };
+        assert!(stale(&st).is_empty(), "a new order is not a vanished series");
+        // Same length, b replaced by d.
+        let r = st.ingest(1, &target(), [s("c", 3.0), s("a", 1.0), s("d", 4.0)], decode, 3000);
+        assert_eq!(r.new_series, 1);
+        assert_eq!(stale(&st), ["b"]);
     }
 
     #[test]

@@ -114,11 +114,21 @@ impl Labels {
     }
 }
 
+/// Compares two strings, by address first: the store interns its strings, so equal ones are
+/// usually the same allocation.
+#[inline]
+fn cmp_str(a: &Arc<str>, b: &Arc<str>) -> Ordering {
+    if Arc::ptr_eq(a, b) { Ordering::Equal } else { a.cmp(b) }
+}
+
 /// Prometheus's order: label by label, name then value, then the shorter set first.
 impl Ord for Labels {
     fn cmp(&self, other: &Self) -> Ordering {
+        if Arc::ptr_eq(&self.0, &other.0) {
+            return Ordering::Equal;
+        }
         for (a, b) in self.0.iter().zip(other.0.iter()) {
-            match a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)) {
+            match cmp_str(&a.0, &b.0).then_with(|| cmp_str(&a.1, &b.1)) {
                 Ordering::Equal => continue,
                 o => return o,
             }

@@ -8,7 +8,7 @@ pub mod store;
 
 pub use ingest::{IngestReport, ScrapedSample, merge_target_labels};
 pub use labels::{Labels, METRIC_NAME};
-pub use store::{SeriesId, SeriesLimit, Store};
+pub use store::{Retention, SeriesId, SeriesLimit, Store};
 
 use promql_parser::label::Matcher;
 
@@ -32,7 +32,7 @@ pub fn is_stale(v: f64) -> bool {
 }
 
 /// One series as storage hands it to evaluation.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SeriesData<'s> {
     pub labels: &'s Labels,
     /// In time order, staleness markers included.

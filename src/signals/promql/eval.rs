@@ -162,7 +162,17 @@ impl<'s> Evaluator<'s> {
         if let Some(k) = k {
             return Ok(top_k(input, k, op == token::T_TOPK, key));
         }
-        let mut index: HashMap<Labels, usize> = HashMap::new();
+        if a.modifier.is_none() {
+            // One group: no key to compute or hash.
+            let mut it = input.into_iter();
+            let Some(first) = it.next() else { return Ok(Vec::new()) };
+            let mut g = Group::new(first.v);
+            for e in it {
+                g.add(op, e.v);
+            }
+            return Ok(vec![Element { labels: Labels::empty(), v: g.result(op) }]);
+        }
+        let mut index: HashMap<Labels, usize, foldhash::fast::RandomState> = HashMap::default();
         let mut groups: Vec<(Labels, Group)> = Vec::new();
         for e in input {
             let g = key(&e.labels);

@@ -14,7 +14,10 @@ use std::fmt;
 pub use eval::Evaluator;
 pub use functions::almost_equal;
 pub use promql_parser::parser::Expr;
-pub use subset::{Unsupported, check_subset, functions_used, needs_two_samples, selectors, widest_range_ms};
+pub use subset::{
+    Unsupported, check_subset, functions_used, needs_two_samples, offset_ms, selector_matchers, selectors, walk,
+    widest_range_ms,
+};
 
 use crate::series::{Labels, Sample};
 

@@ -107,7 +107,7 @@ fn check_selector(vs: &VectorSelector) -> Result<(), Unsupported> {
 }
 
 /// The matchers of a selector, its metric name included.
-pub(super) fn selector_matchers(vs: &VectorSelector) -> Vec<Matcher> {
+pub fn selector_matchers(vs: &VectorSelector) -> Vec<Matcher> {
     let mut m = vs.matchers.matchers.clone();
     if let Some(name) = &vs.name {
         m.push(Matcher::new(promql_parser::label::MatchOp::Equal, crate::series::METRIC_NAME, name));
@@ -115,7 +115,7 @@ pub(super) fn selector_matchers(vs: &VectorSelector) -> Vec<Matcher> {
     m
 }
 
-pub(super) fn offset_ms(offset: &Option<Offset>) -> i64 {
+pub fn offset_ms(offset: &Option<Offset>) -> i64 {
     match offset {
         None => 0,
         Some(Offset::Pos(d)) => ms(*d),
@@ -173,7 +173,8 @@ fn ms_range(m: &promql_parser::parser::MatrixSelector) -> i64 {
     ms(m.range)
 }
 
-fn walk(expr: &Expr, f: &mut dyn FnMut(&Expr)) {
+/// Calls `f` on every node of an expression, outermost first.
+pub fn walk(expr: &Expr, f: &mut dyn FnMut(&Expr)) {
     f(expr);
     match expr {
         Expr::Paren(p) => walk(&p.expr, f),
