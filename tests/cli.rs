@@ -167,3 +167,20 @@ async fn eval_rates_are_right_from_the_second_poll() {
     assert_eq!(v["signals"][0]["warming_up"], true);
     assert_eq!(out.status.code(), Some(0));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn eval_says_when_the_series_limit_drops_samples() {
+    let body: String = (0..20).map(|i| format!("lag{{node=\"n{i}\"}} 1\n")).collect();
+    let a = serve(move |_| Reply::text(body.clone())).await;
+    let cfg = temp_config(
+        &format!("limit-{}", a.port()),
+        &format!(
+            "[cockpit]\nbuiltin-signals = false\nmax-series = 5\n\n[[source]]\nname = \"t\"\nkind = \"scrape\"\n\
+             targets = [\"{a}\"]\ninterval = \"1s\"\n\n[[signal]]\nid = \"lag\"\nexpr = \"count(lag)\"\n"
+        ),
+    );
+    let path = cfg.0.to_str().expect("utf8").to_owned();
+    let out = tokio::task::spawn_blocking(move || nightwatch(&["eval", "--config", &path])).await.expect("run");
+    let t = text(&out.stdout);
+    assert!(t.contains("15 samples dropped: series limit of 5 reached"), "{t}");
+}

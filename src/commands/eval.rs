@@ -74,7 +74,10 @@ fn ingest(store: &mut Store, health: &mut HashMap<u64, TargetHealth>, targets: &
         }
         match &d.result {
             Ok(s) => {
-                store.ingest(d.target, &t.spec.labels, s.batch.samples(), decode_series, d.started_ms);
+                let report = store.ingest(d.target, &t.spec.labels, s.batch.samples(), decode_series, d.started_ms);
+                if let Some(h) = health.get_mut(&d.target) {
+                    h.record_ingest(&report);
+                }
             }
             Err(_) => store.target_down(d.target, d.started_ms),
         }
@@ -243,6 +246,12 @@ fn print_table(out: &mut impl Write, config: &Config, snap: &Snapshot) -> std::i
         for t in &snap.targets {
             if let Some(e) = &t.error {
                 writeln!(out, "  DOWN  {}  {}", t.url, escape_control(e))?;
+            } else if t.over_series_limit > 0 {
+                writeln!(
+                    out,
+                    "  up    {}  {} samples dropped: series limit of {} reached (raise [cockpit] max-series)",
+                    t.url, t.over_series_limit, config.cockpit.max_series
+                )?;
             } else if t.skipped_lines > 0 {
                 let first = t.first_skipped.as_deref().unwrap_or("");
                 writeln!(out, "  up    {}  {} line(s) skipped ({})", t.url, t.skipped_lines, escape_control(first))?;

@@ -43,6 +43,8 @@ pub struct TargetHealth {
     pub error: Option<String>,
     pub error_kind: Option<&'static str>,
     pub consecutive_failures: u32,
+    /// Samples of the last scrape dropped because the store's series limit was reached.
+    pub over_series_limit: usize,
 }
 
 fn labels_as_string<S: serde::Serializer>(l: &Labels, s: S) -> Result<S::Ok, S::Error> {
@@ -56,6 +58,11 @@ fn duration_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Err
 impl TargetHealth {
     pub fn new(target: u64, source: &str, url: &str, labels: Labels) -> Self {
         TargetHealth { target, source: source.to_owned(), url: url.to_owned(), labels, ..TargetHealth::default() }
+    }
+
+    /// Records what ingesting the last scrape did.
+    pub fn record_ingest(&mut self, report: &crate::series::IngestReport) {
+        self.over_series_limit = report.over_limit;
     }
 
     /// Records one scrape.

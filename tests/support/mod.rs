@@ -30,10 +30,27 @@ impl Reply {
     }
 }
 
-type Handler = Arc<dyn Fn(&str) -> Reply + Send + Sync>;
+/// What the fixture server saw of a request.
+pub struct Request {
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+type Handler = Arc<dyn Fn(&Request) -> Reply + Send + Sync>;
 
 /// Starts a server on a free loopback port; `handler` gets the request path.
 pub async fn serve(handler: impl Fn(&str) -> Reply + Send + Sync + 'static) -> SocketAddr {
+    serve_requests(move |r: &Request| handler(&r.path)).await
+}
+
+/// Starts a server on a free loopback port; `handler` sees the path and the headers.
+pub async fn serve_requests(handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let handler: Handler = Arc::new(handler);
@@ -51,7 +68,46 @@ pub async fn serve(handler: impl Fn(&str) -> Reply + Send + Sync + 'static) -> S
     addr
 }
 
-async fn handle(mut sock: TcpStream, h: Handler) -> std::io::Result<()> {
+/// Like [`serve_requests`], over TLS with the given PEM certificate chain and key.
+pub async fn serve_tls(
+    cert_pem: &std::path::Path,
+    key_pem: &std::path::Path,
+    handler: impl Fn(&Request) -> Reply + Send + Sync + 'static,
+) -> SocketAddr {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    nightwatch::intake::http::install_crypto_provider();
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(cert_pem).expect("cert file").collect::<Result<_, _>>().expect("certs");
+    let key = PrivateKeyDer::from_pem_file(key_pem).expect("key");
+    let config = tokio_rustls::rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let handler: Handler = Arc::new(handler);
+    tokio::spawn(async move {
+        loop {
+            let Ok((sock, _)) = listener.accept().await else {
+                return;
+            };
+            let (h, acceptor) = (handler.clone(), acceptor.clone());
+            tokio::spawn(async move {
+                if let Ok(tls) = acceptor.accept(sock).await {
+                    let _ = handle(tls, h).await;
+                }
+            });
+        }
+    });
+    addr
+}
+
+async fn handle<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    mut sock: S,
+    h: Handler,
+) -> std::io::Result<()> {
     let mut head = Vec::new();
     let mut buf = [0u8; 4096];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -67,7 +123,13 @@ async fn handle(mut sock: TcpStream, h: Handler) -> std::io::Result<()> {
     }
     let text = String::from_utf8_lossy(&head);
     let path = text.split_whitespace().nth(1).unwrap_or("/").to_owned();
-    match h(&path) {
+    let headers = text
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    match h(&Request { path, headers }) {
         Reply::Hang => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
         }
