@@ -184,3 +184,37 @@ async fn eval_says_when_the_series_limit_drops_samples() {
     let t = text(&out.stdout);
     assert!(t.contains("15 samples dropped: series limit of 5 reached"), "{t}");
 }
+
+/// The keys of every object in a JSON value, by path (`signals[].readings[].labels` is left out:
+/// its keys are label names).
+fn key_paths(v: &serde_json::Value, path: &str, out: &mut std::collections::BTreeSet<String>) {
+    match v {
+        serde_json::Value::Object(m) if !path.ends_with(".labels") => {
+            for (k, x) in m {
+                let p = format!("{path}.{k}");
+                out.insert(p.clone());
+                key_paths(x, &p, out);
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for x in a {
+                key_paths(x, &format!("{path}[]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn eval_json_has_the_documented_shape() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/eval-json.md")).expect("doc");
+    let example = doc.split("```json").nth(1).and_then(|s| s.split("```").next()).expect("a JSON example");
+    let documented: serde_json::Value = serde_json::from_str(example).expect("the example is JSON");
+    let (_, actual) = eval_with("0.2", "warn = 0.1\npage = 0.5\nfor = \"1m\"\n").await;
+    let (mut want, mut got) = (Default::default(), Default::default());
+    key_paths(&documented, "", &mut want);
+    key_paths(&actual, "", &mut got);
+    // The run has no source problems; everything else must match both ways.
+    want.retain(|k: &String| !k.starts_with(".source_problems[]"));
+    assert_eq!(want, got, "docs/eval-json.md and `eval --json` disagree");
+}

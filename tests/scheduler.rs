@@ -113,3 +113,26 @@ async fn file_sd_targets_follow_the_file() {
     assert!(reported, "a broken file_sd file is reported");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_intake_stops_every_target() {
+    let a = serve(|_| Reply::text("up 1\n")).await;
+    let text = format!(
+        "[[source]]\nname = \"t\"\nkind = \"scrape\"\ntargets = [\"{a}\", \"http://{a}/other\"]\ninterval = \"100ms\"\ntimeout = \"100ms\"\n"
+    );
+    let config = Config::from_texts(Some((Path::new("t.toml"), &text))).expect("valid");
+    let (tx, mut rx) = mpsc::channel(256);
+    let intake = start(&config, NameFilter::all(), tx).expect("start");
+    let mut scraped = 0;
+    while scraped < 4 {
+        if let Some(IntakeMsg::Scraped(_)) = rx.recv().await {
+            scraped += 1;
+        }
+    }
+    drop(intake);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    while rx.try_recv().is_ok() {} // what was already under way
+    // The receiver is still open: a task left running would keep sending.
+    let late = tokio::time::timeout(Duration::from_millis(500), rx.recv()).await;
+    assert!(!matches!(late, Ok(Some(IntakeMsg::Scraped(_)))), "a target kept scraping after the intake was dropped");
+}

@@ -15,7 +15,7 @@
 //! - Acks last until the alert resolves. Silences need a comment and an expiry; a silence whose
 //!   every matcher also matches an empty value (it would match everything) is refused.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use promql_parser::label::{MatchOp, Matcher};
@@ -239,8 +239,10 @@ impl Engine {
         };
         let clear = signal.clear.unwrap_or(lowest);
         let dir = signal.direction;
-        let mut seen = vec![false; self.alerts.len()];
-        let mut dropped = vec![false; self.alerts.len()];
+        // Bookkeeping by alert id: nothing is removed from `self.alerts` until the end.
+        let mut seen: HashSet<u64> = HashSet::new();
+        let mut dropped: HashSet<u64> = HashSet::new();
+        let mut evicted: HashSet<u64> = HashSet::new();
         let mut overflow = 0;
         for r in readings {
             if r.value.is_nan() {
@@ -251,20 +253,39 @@ impl Engine {
             let page_cond = signal.page.is_some_and(|p| past(dir, r.value, p));
             match existing {
                 Some(k) => {
-                    seen[k] = true;
                     let a = &mut self.alerts[k];
+                    seen.insert(a.id);
                     a.stale = false;
                     a.value = r.value;
                     let cond = past(dir, r.value, clear) || past(dir, r.value, lowest);
-                    dropped[k] = step(a, signal, cond, page_cond, t, &mut out) == Fate::Drop;
+                    if step(a, signal, cond, page_cond, t, &mut out) == Fate::Drop {
+                        dropped.insert(a.id);
+                    }
                 }
                 None => {
                     if !past(dir, r.value, lowest) {
                         continue;
                     }
-                    if self.signal_alert_count(&signal.id) >= self.max_per_signal && !self.evict_resolved(&signal.id) {
-                        overflow += 1;
-                        continue;
+                    let listed =
+                        |a: &&Alert| a.signal == signal.id && !evicted.contains(&a.id) && !dropped.contains(&a.id);
+                    if self.alerts.iter().filter(listed).count() >= self.max_per_signal {
+                        // The oldest resolved alert makes room; without one, the label set is counted.
+                        let oldest = self
+                            .alerts
+                            .iter()
+                            .filter(listed)
+                            .filter(|a| a.state == State::Resolved)
+                            .min_by_key(|a| a.resolved_at)
+                            .map(|a| a.id);
+                        match oldest {
+                            Some(id) => {
+                                evicted.insert(id);
+                            }
+                            None => {
+                                overflow += 1;
+                                continue;
+                            }
+                        }
                     }
                     let mut a = Alert {
                         id: self.next_id,
@@ -287,53 +308,26 @@ impl Engine {
                     if a.state == State::Pending {
                         out.push(transition(&a, TransitionKind::Pending, t));
                     }
+                    seen.insert(a.id);
                     self.alerts.push(a);
-                    seen.push(true);
-                    dropped.push(false);
                 }
             }
         }
         // Active alerts the evaluation said nothing about are frozen, not resolved.
-        for (k, a) in self.alerts.iter_mut().enumerate() {
-            if a.signal == signal.id && a.is_active() && !seen.get(k).copied().unwrap_or(false) {
+        for a in self.alerts.iter_mut().filter(|a| a.signal == signal.id && a.is_active()) {
+            if !seen.contains(&a.id) {
                 a.stale = true;
             }
         }
-        // A pending alert that cleared is dropped without a trace; old resolved ones expire.
+        // A pending alert that cleared is dropped without a trace; evicted and old resolved ones go.
         let retention = self.resolved_retention_ms;
-        let mut k = 0;
         self.alerts.retain(|a| {
-            let drop = dropped.get(k).copied().unwrap_or(false)
-                || (a.signal == signal.id
-                    && a.state == State::Resolved
-                    && a.resolved_at.is_some_and(|r| t - r > retention));
-            k += 1;
-            !drop
+            let expired =
+                a.signal == signal.id && a.state == State::Resolved && a.resolved_at.is_some_and(|r| t - r > retention);
+            !(dropped.contains(&a.id) || evicted.contains(&a.id) || expired)
         });
         self.per_signal.entry(signal.id.clone()).or_default().overflow = overflow;
         out
-    }
-
-    fn signal_alert_count(&self, signal: &str) -> usize {
-        self.alerts.iter().filter(|a| a.signal == signal).count()
-    }
-
-    /// Makes room by dropping the oldest resolved alert of `signal`.
-    fn evict_resolved(&mut self, signal: &str) -> bool {
-        let oldest = self
-            .alerts
-            .iter()
-            .enumerate()
-            .filter(|(_, a)| a.signal == signal && a.state == State::Resolved)
-            .min_by_key(|(_, a)| a.resolved_at)
-            .map(|(k, _)| k);
-        match oldest {
-            Some(k) => {
-                self.alerts.remove(k);
-                true
-            }
-            None => false,
-        }
     }
 
     /// Acknowledges an active alert; the ack lasts until it resolves.

@@ -84,3 +84,17 @@ fn matcher_syntax() {
     assert!(parse_matcher("0node=x").is_err());
     assert!(parse_matcher("node=~(").is_err());
 }
+
+#[test]
+fn making_room_does_not_confuse_the_other_alerts() {
+    let sig = signal(5.0);
+    let mut e = Engine::new(2, 600_000);
+    e.observe(&sig, &values(vec![reading("a", 10.0), reading("b", 10.0)]), 0);
+    e.observe(&sig, &values(vec![reading("a", 1.0), reading("b", 10.0)]), 1000);
+    // c needs room: resolved a goes. b, listed after a, must still count as seen.
+    e.observe(&sig, &values(vec![reading("b", 10.0), reading("c", 10.0)]), 2000);
+    let state: Vec<(String, State, bool)> =
+        e.alerts().iter().map(|a| (a.labels.value("node").to_owned(), a.state, a.stale)).collect();
+    assert_eq!(state, [("b".to_owned(), State::Firing, false), ("c".to_owned(), State::Firing, false)]);
+    assert_eq!(e.overflow("s"), 0);
+}

@@ -599,7 +599,7 @@ impl Validator {
                 self.err(a, format!("cannot read CA file {}: {e}", p.display()));
             }
             let kind = match kind.as_ref().map(|k| k.get().as_str()) {
-                Some("scrape") => self.scrape(file, &r),
+                Some("scrape") => self.scrape(file, table.clone(), &r),
                 Some("prometheus") => {
                     for (k, present) in [("targets", r.targets.is_some()), ("file-sd", r.file_sd.is_some())] {
                         if present {
@@ -647,7 +647,7 @@ impl Validator {
         out
     }
 
-    fn scrape(&mut self, file: usize, r: &RawSource) -> Option<SourceKind> {
+    fn scrape(&mut self, file: usize, table: Range<usize>, r: &RawSource) -> Option<SourceKind> {
         let targets = &r.targets;
         let scheme_at = at(file, r.scheme.clone());
         let scheme = scheme_at.as_ref().map_or("http", |s| s.get().as_str()).to_owned();
@@ -677,7 +677,7 @@ impl Validator {
         }
         let file_sd = at(file, r.file_sd.clone()).map(|f| self.files[file].dir.join(f.get()));
         if targets.is_none() && file_sd.is_none() {
-            self.err_span(file, 0..0, "a scrape source needs targets or file-sd");
+            self.err_span(file, table, "a scrape source needs targets or file-sd");
         }
         let d = Limits::default();
         let body_at = at(file, r.body_limit.clone());

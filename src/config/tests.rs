@@ -228,3 +228,9 @@ fn builtin_signals_can_be_dropped() {
     let c = load("[cockpit]\nbuiltin-signals = false\n\n[[signal]]\nid = \"mine\"\nexpr = \"up\"\n").expect("valid");
     assert_eq!(c.signals.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["mine"]);
 }
+
+#[test]
+fn a_scrape_source_without_targets_is_named_at_its_table() {
+    let e = errors("[cockpit]\ntitle = \"x\"\n\n[[source]]\nname = \"s\"\nkind = \"scrape\"\n");
+    assert!(e[0].starts_with("/etc/nw/user.toml:4:1: a scrape source needs targets or file-sd"), "{e:?}");
+}

@@ -120,9 +120,22 @@ pub fn start(config: &Config, filter: NameFilter, tx: mpsc::Sender<IntakeMsg>) -
     Ok(Intake { tasks })
 }
 
+/// A source's target tasks; they stop when this is dropped (when the source task is aborted,
+/// say), since dropping a `JoinHandle` alone would leave them running.
+#[derive(Default)]
+struct Running(BTreeMap<TargetSpec, (u64, JoinHandle<()>)>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for (_, task) in self.0.values() {
+            task.abort();
+        }
+    }
+}
+
 /// Keeps a source's target tasks in line with its static list and file_sd file.
 async fn run_source(ctx: SourceCtx, job: String, scrape: Scrape, statics: Vec<TargetSpec>, file_sd: Option<PathBuf>) {
-    let mut running: BTreeMap<TargetSpec, (u64, JoinHandle<()>)> = BTreeMap::new();
+    let mut running = Running::default();
     let mut last_stamp = None;
     let mut problem: Option<String> = None;
     let mut discovered: Vec<TargetSpec> = Vec::new();
@@ -149,23 +162,23 @@ async fn run_source(ctx: SourceCtx, job: String, scrape: Scrape, statics: Vec<Ta
         let mut wanted: Vec<TargetSpec> = statics.iter().chain(discovered.iter()).cloned().collect();
         wanted.sort();
         wanted.dedup();
-        let removed: Vec<TargetSpec> = running.keys().filter(|k| !wanted.contains(k)).cloned().collect();
+        let removed: Vec<TargetSpec> = running.0.keys().filter(|k| !wanted.contains(k)).cloned().collect();
         let mut removed_ids = Vec::new();
         for k in removed {
-            if let Some((id, task)) = running.remove(&k) {
+            if let Some((id, task)) = running.0.remove(&k) {
                 task.abort();
                 removed_ids.push(id);
             }
         }
         let mut added = Vec::new();
         for spec in wanted {
-            if running.contains_key(&spec) {
+            if running.0.contains_key(&spec) {
                 continue;
             }
             let target = Target { id: next_id(), source: ctx.index, spec: spec.clone() };
             added.push(target.clone());
             let task = tokio::spawn(run_target(ctx.clone(), target.clone()));
-            running.insert(spec, (target.id, task));
+            running.0.insert(spec, (target.id, task));
         }
         if !added.is_empty() || !removed_ids.is_empty() {
             let msg = IntakeMsg::TargetsChanged { source: ctx.index, added, removed: removed_ids };
@@ -182,9 +195,6 @@ async fn run_source(ctx: SourceCtx, job: String, scrape: Scrape, statics: Vec<Ta
             _ = tokio::time::sleep(Duration::from_secs(2)) => {}
             _ = ctx.tx.closed() => break,
         }
-    }
-    for (_, (_, task)) in running {
-        task.abort();
     }
 }
 
