@@ -58,6 +58,7 @@ async fn main() {
     let _intake = start(&config, filter, tx).expect("start intake");
     let mut labels = std::collections::HashMap::new();
     let (mut scrape_ms, mut ingest_ms, mut eval_ms, mut lag_ms) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut parse_ms = Vec::new();
     let (mut ok, mut failed, mut samples_kept) = (0usize, 0usize, 0usize);
     let mut per_target: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
     let began = Instant::now();
@@ -89,6 +90,7 @@ async fn main() {
                                     *per_target.entry(d.target).or_default() += 1;
                                     lag_ms.push(d.lag.as_secs_f64() * 1000.0);
                                     scrape_ms.push(d.duration.as_secs_f64() * 1000.0);
+                                    parse_ms.push(s.report.parse_time.as_secs_f64() * 1000.0);
                                 }
                             }
                             Err(_) => {
@@ -128,6 +130,7 @@ async fn main() {
     println!("series_in_store={}", store.len());
     println!("scrape_ms_p50={:.2}", percentile(&mut scrape_ms.clone(), 0.5));
     println!("scrape_ms_p99={:.2}", percentile(&mut scrape_ms, 0.99));
+    println!("parse_ms_p50={:.2}", percentile(&mut parse_ms, 0.5));
     println!("ingest_ms_p50={:.2}", percentile(&mut ingest_ms.clone(), 0.5));
     println!("ingest_ms_p99={:.2}", percentile(&mut ingest_ms, 0.99));
     println!("eval_ms_p50={:.2}", percentile(&mut eval_ms.clone(), 0.5));

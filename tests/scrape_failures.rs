@@ -179,3 +179,44 @@ async fn missing_credentials_are_named() {
     assert_eq!(kind, "credentials");
     assert!(msg.contains("NIGHTWATCH_TEST_TOKEN_THAT_IS_NOT_SET is not set"), "{msg}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_parsed_while_it_arrives_gives_what_parsing_it_whole_gives() {
+    use nightwatch::intake::scrape::parse_body;
+    let mut body = String::new();
+    for k in 0..4000 {
+        body.push_str(&format!("# TYPE lat_{k}_seconds histogram\n"));
+        for le in ["0.1", "1", "+Inf"] {
+            body.push_str(&format!("lat_{k}_seconds_bucket{{path=\"/p{k}\",le=\"{le}\"}} {k}\n"));
+        }
+        body.push_str(&format!(
+            "lat_{k}_seconds_sum{{path=\"/p{k}\"}} 1.5\nlat_{k}_seconds_count{{path=\"/p{k}\"}} {k}\n"
+        ));
+        if k % 997 == 500 {
+            body.push_str("this line is not a sample\n");
+        }
+    }
+    body.push_str("tail_without_newline 7");
+    assert!(body.len() > 1 << 20);
+    let served = body.clone();
+    let a = serve(move |_| Reply::text(served.clone())).await;
+    let s = spec(5000);
+    let streamed = try_scrape(&format!("http://{a}/metrics"), &s).await.expect("scrapes");
+    let whole = parse_body(body.into_bytes(), Format::Text, &s, &nightwatch::intake::scrape::NameFilter::all())
+        .expect("parses");
+    let view = |x: &nightwatch::intake::scrape::Scraped| {
+        let r = &x.report;
+        let kept: Vec<(String, f64)> =
+            x.batch.samples().map(|s| (String::from_utf8_lossy(s.key).into_owned(), s.value)).collect();
+        (r.samples, r.skipped_lines, r.first_skipped.clone(), r.bytes, kept)
+    };
+    let (a, b) = (view(&streamed), view(&whole));
+    assert_eq!(a.0, 20_001);
+    assert_eq!(a.1, 4, "bad lines counted (k = 500, 1497, 2494, 3491)");
+    assert_eq!(
+        a.2.as_ref().map(|e| e.line),
+        Some(3007),
+        "the first bad line (after 501 blocks of 6), numbered across regions"
+    );
+    assert_eq!(a, b);
+}

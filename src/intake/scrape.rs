@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Url;
 
-use super::exposition::{Event, Format, ParseError, Parser, ValueRules, Warnings};
+use super::exposition::{Event, Format, ParseError, Parser, TextState, ValueRules, Warnings};
 use super::http::{Failure, authorize, classify};
 use crate::config::{Auth, Limits, Signal};
 use crate::series::{Labels, METRIC_NAME, ScrapedSample};
@@ -263,46 +263,98 @@ pub struct Scraped {
 const ACCEPT_TEXT: &str = "text/plain;version=0.0.4;q=1,application/openmetrics-text;version=1.0.0;q=0.5,*/*;q=0.1";
 const ACCEPT_OM: &str = "application/openmetrics-text;version=1.0.0;q=1,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 
-/// Fetches and parses one target. Never takes longer than `spec.timeout` (plus parsing).
+/// Fetches and parses one target; the whole of it (a last region of parsing aside) under the
+/// spec's timeout. A text body is parsed while it arrives: each time enough complete lines are
+/// waiting, they are parsed, so that parsing overlaps the transfer.
 pub async fn scrape(
     client: &reqwest::Client,
     url: &Url,
     spec: &Spec,
     filter: &NameFilter,
 ) -> Result<Scraped, ScrapeError> {
-    let (body, content_type) = fetch_body(client, url, spec).await?;
-    let format = spec.force_format.unwrap_or_else(|| Format::from_content_type(content_type.as_deref().unwrap_or("")));
-    // Parsing a large body is CPU work: keep it off the async workers.
-    if body.len() > 1 << 20 {
-        let (spec, filter) = (spec.clone(), filter.clone());
-        tokio::task::spawn_blocking(move || parse_body(body, format, &spec, &filter))
+    let fetched = async {
+        let (mut resp, content_type) = send(client, url, spec).await?;
+        let format =
+            spec.force_format.unwrap_or_else(|| Format::from_content_type(content_type.as_deref().unwrap_or("")));
+        let mut body = spec.take_buffer(&resp);
+        let mut collector = Collector::new(format, spec, filter);
+        let limit = spec.limits.body_bytes;
+        while let Some(chunk) = resp.chunk().await.map_err(|e| ScrapeError::Request(classify(&e)))? {
+            if (body.len() + chunk.len()) as u64 > limit {
+                return Err(ScrapeError::BodyTooLarge { limit });
+            }
+            body.extend(&chunk);
+            collector.ready(&body, STREAMING_REGION)?;
+        }
+        Ok((collector, body))
+    };
+    let (collector, body) = match tokio::time::timeout(spec.timeout, fetched).await {
+        Ok(r) => r?,
+        Err(_) => return Err(ScrapeError::Request(Failure::Timeout)),
+    };
+    // OpenMetrics is judged as a whole; a large body is CPU work for a blocking thread.
+    if collector.format == Format::OpenMetrics && body.len() > 1 << 20 {
+        let (spec, filter, format) = (spec.clone(), filter.clone(), collector.format);
+        return tokio::task::spawn_blocking(move || parse_body(body, format, &spec, &filter))
             .await
-            .unwrap_or_else(|e| Err(ScrapeError::Request(Failure::Other(format!("parser task failed: {e}")))))
-    } else {
-        parse_body(body, format, spec, filter)
+            .unwrap_or_else(|e| Err(ScrapeError::Request(Failure::Other(format!("parser task failed: {e}")))));
+    }
+    collector.finish(body)
+}
+
+/// How many bytes of complete lines wait before a region of a text body is parsed.
+const STREAMING_REGION: usize = 128 << 10;
+
+impl Spec {
+    /// A buffer for a response's body, from the pool when there is one.
+    fn take_buffer(&self, resp: &reqwest::Response) -> Body {
+        let cap = resp.content_length().unwrap_or(64 << 10).min(self.limits.body_bytes) as usize;
+        match &self.pool {
+            Some(pool) => pool.take(cap),
+            None => Body::from(Vec::with_capacity(cap)),
+        }
     }
 }
 
-/// Fetches a body under the spec's timeout and size cap: the body and its Content-Type.
+/// Fetches a whole body under the spec's timeout and size cap: the body and its Content-Type.
 pub async fn fetch_body(
     client: &reqwest::Client,
     url: &Url,
     spec: &Spec,
 ) -> Result<(Body, Option<String>), ScrapeError> {
-    match tokio::time::timeout(spec.timeout, fetch(client, url, spec)).await {
+    let fetched = async {
+        let (mut resp, content_type) = send(client, url, spec).await?;
+        let mut body = spec.take_buffer(&resp);
+        let limit = spec.limits.body_bytes;
+        // Chunks arrive decompressed: the cap applies to what we would hold, not to what
+        // crossed the wire, so a gzip bomb is cut off at the cap.
+        while let Some(chunk) = resp.chunk().await.map_err(|e| ScrapeError::Request(classify(&e)))? {
+            if (body.len() + chunk.len()) as u64 > limit {
+                return Err(ScrapeError::BodyTooLarge { limit });
+            }
+            body.extend(&chunk);
+        }
+        Ok((body, content_type))
+    };
+    match tokio::time::timeout(spec.timeout, fetched).await {
         Ok(r) => r,
         Err(_) => Err(ScrapeError::Request(Failure::Timeout)),
     }
 }
 
-async fn fetch(client: &reqwest::Client, url: &Url, spec: &Spec) -> Result<(Body, Option<String>), ScrapeError> {
+/// Sends the request; on a 2xx answer, the response and its Content-Type.
+async fn send(
+    client: &reqwest::Client,
+    url: &Url,
+    spec: &Spec,
+) -> Result<(reqwest::Response, Option<String>), ScrapeError> {
     let accept = if spec.force_format == Some(Format::OpenMetrics) { ACCEPT_OM } else { ACCEPT_TEXT };
     let req = client
         .get(url.clone())
         .header(reqwest::header::ACCEPT, accept)
         .header("X-Prometheus-Scrape-Timeout-Seconds", format!("{:.3}", spec.timeout.as_secs_f64()));
     let req = authorize(req, &spec.auth).map_err(ScrapeError::Auth)?;
-    let mut resp = req.send().await.map_err(|e| ScrapeError::Request(classify(&e)))?;
+    let resp = req.send().await.map_err(|e| ScrapeError::Request(classify(&e)))?;
     if !resp.status().is_success() {
         return Err(ScrapeError::Request(Failure::Status(resp.status().as_u16())));
     }
@@ -312,51 +364,94 @@ async fn fetch(client: &reqwest::Client, url: &Url, spec: &Spec) -> Result<(Body
     }
     let content_type =
         resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let cap = resp.content_length().unwrap_or(64 << 10).min(limit) as usize;
-    let mut body = match &spec.pool {
-        Some(pool) => pool.take(cap),
-        None => Body::from(Vec::with_capacity(cap)),
-    };
-    // Chunks arrive decompressed: the cap applies to what we would hold, not what crossed the wire.
-    while let Some(chunk) = resp.chunk().await.map_err(|e| ScrapeError::Request(classify(&e)))? {
-        if (body.len() + chunk.len()) as u64 > limit {
-            return Err(ScrapeError::BodyTooLarge { limit });
-        }
-        body.extend(&chunk);
-    }
-    Ok((body, content_type))
+    Ok((resp, content_type))
 }
 
-/// Parses a body under the spec's limits. Exposed for benchmarks and tests.
+/// Parses a whole body under the spec's limits. Exposed for benchmarks and tests.
 pub fn parse_body(
     body: impl Into<Body>,
     format: Format,
     spec: &Spec,
     filter: &NameFilter,
 ) -> Result<Scraped, ScrapeError> {
-    let body: Body = body.into();
-    let started = Instant::now();
-    let limits = spec.limits;
-    let mut report = Report { format: Some(format), bytes: body.len(), ..Report::default() };
-    let mut entries = Vec::new();
-    let base = body.as_ptr() as usize;
-    {
-        let mut p = Parser::with_value_rules(&body, format, spec.value_rules);
+    Collector::new(format, spec, filter).finish(body.into())
+}
+
+/// Turns a body's samples into a report and batch entries, under the limits: fed region by
+/// region (a text body while it arrives) or whole.
+struct Collector<'f> {
+    format: Format,
+    value_rules: ValueRules,
+    limits: Limits,
+    filter: &'f NameFilter,
+    report: Report,
+    entries: Vec<Entry>,
+    text: TextState,
+    /// Bytes of the body parsed so far.
+    parsed: usize,
+    /// Bytes searched for a line end without finding one: never searched again, so a body
+    /// that is one endless line costs linear time, not quadratic.
+    scanned: usize,
+    parse_time: Duration,
+}
+
+impl<'f> Collector<'f> {
+    fn new(format: Format, spec: &Spec, filter: &'f NameFilter) -> Self {
+        Collector {
+            format,
+            value_rules: spec.value_rules,
+            limits: spec.limits,
+            filter,
+            report: Report { format: Some(format), ..Report::default() },
+            entries: Vec::new(),
+            text: TextState::default(),
+            parsed: 0,
+            scanned: 0,
+            parse_time: Duration::ZERO,
+        }
+    }
+
+    /// In the text format, parses the complete lines waiting if there are at least `min` bytes
+    /// of them.
+    fn ready(&mut self, body: &[u8], min: usize) -> Result<(), ScrapeError> {
+        if self.format != Format::Text || body.len() - self.parsed < min {
+            return Ok(());
+        }
+        let from = self.scanned.max(self.parsed);
+        match memchr::memrchr(b'\n', &body[from..]) {
+            Some(nl) => self.region(body, from + nl + 1),
+            None => {
+                self.scanned = body.len();
+                Ok(())
+            }
+        }
+    }
+
+    /// Parses `body[parsed..end]`; `end` is a line boundary or the end of the body.
+    fn region(&mut self, body: &[u8], end: usize) -> Result<(), ScrapeError> {
+        let started = Instant::now();
+        let base = body.as_ptr() as usize;
+        let limits = self.limits;
+        let region = &body[self.parsed..end];
+        let mut p = match self.format {
+            Format::Text => Parser::resume_text(region, std::mem::take(&mut self.text)),
+            Format::OpenMetrics => Parser::with_value_rules(region, Format::OpenMetrics, self.value_rules),
+        };
         // Consecutive samples usually share a name: remember the last decision.
         let mut last: (&str, bool) = ("", false);
         while let Some(ev) = p.next_event() {
             let s = match ev {
                 Ok(Event::Sample(s)) => s,
                 Ok(_) => continue,
-                Err(e) if format == Format::Text => {
-                    report.skipped_lines += 1;
-                    report.first_skipped.get_or_insert(e);
+                Err(e) if self.format == Format::Text => {
+                    self.report.skipped_lines += 1;
+                    self.report.first_skipped.get_or_insert(e);
                     continue;
                 }
                 Err(e) => return Err(ScrapeError::Parse(e)),
             };
-            report.samples += 1;
-            if report.samples > limits.samples {
+            self.report.samples += 1;
+            if self.report.samples > limits.samples {
                 return Err(ScrapeError::SampleLimit { limit: limits.samples });
             }
             if s.labels.len() > limits.labels {
@@ -389,7 +484,7 @@ pub fn parse_body(
             let keep = if last.0 == s.name {
                 last.1
             } else {
-                let k = filter.keeps(s.name);
+                let k = self.filter.keeps(s.name);
                 last = (s.name, k);
                 k
             };
@@ -399,20 +494,34 @@ pub fn parse_body(
                 let (Ok(a), Ok(b)) = (u32::try_from(start), u32::try_from(start + s.series_text.len())) else {
                     return Err(ScrapeError::BodyTooLarge { limit: limits.body_bytes });
                 };
-                entries.push(Entry { series: a..b, value: s.value, timestamp_ms: s.timestamp_ms });
+                self.entries.push(Entry { series: a..b, value: s.value, timestamp_ms: s.timestamp_ms });
             }
         }
-        report.warnings = p.warnings();
+        match self.format {
+            Format::Text => self.text = p.into_text_state(),
+            Format::OpenMetrics => self.report.warnings = p.warnings(),
+        }
+        self.parsed = end;
+        self.parse_time += started.elapsed();
+        Ok(())
     }
-    // A body with nothing but bad lines (an HTML error page, say) is a failed scrape, not an
-    // empty target.
-    if report.samples == 0
-        && let Some(e) = report.first_skipped.clone()
-    {
-        return Err(ScrapeError::Parse(e));
+
+    /// Parses what is left and hands over the batch.
+    fn finish(mut self, body: Body) -> Result<Scraped, ScrapeError> {
+        if self.parsed < body.len() || self.parsed == 0 {
+            self.region(&body, body.len())?;
+        }
+        // A body with nothing but bad lines (an HTML error page, say) is a failed scrape, not
+        // an empty target.
+        if self.report.samples == 0
+            && let Some(e) = self.report.first_skipped.clone()
+        {
+            return Err(ScrapeError::Parse(e));
+        }
+        self.report.bytes = body.len();
+        self.report.parse_time = self.parse_time;
+        Ok(Scraped { report: self.report, batch: Batch { body, entries: self.entries } })
     }
-    report.parse_time = started.elapsed();
-    Ok(Scraped { report, batch: Batch { body, entries } })
 }
 
 #[cfg(test)]

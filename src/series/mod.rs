@@ -48,6 +48,14 @@ pub struct SeriesData<'s> {
 pub trait Storage {
     /// Every series all `matchers` accept, in label order.
     fn select(&self, matchers: &[Matcher]) -> Vec<SeriesData<'_>>;
+
+    /// Calls `f` with every series all `matchers` accept, in label order, without collecting
+    /// them first.
+    fn for_each<'s>(&'s self, matchers: &[Matcher], f: &mut dyn FnMut(SeriesData<'s>)) {
+        for s in self.select(matchers) {
+            f(s);
+        }
+    }
 }
 
 /// Whether a label set satisfies every matcher (a missing label reads as `""`).

@@ -359,24 +359,40 @@ impl<'m> CachedMatchers<'m> {
     }
 }
 
-impl Storage for Store {
-    fn select(&self, matchers: &[Matcher]) -> Vec<SeriesData<'_>> {
+impl Store {
+    fn visit<'s>(&'s self, matchers: &[Matcher], f: &mut dyn FnMut(SeriesData<'s>)) {
         let by_name = matchers.iter().find(|m| m.name == METRIC_NAME && m.op == MatchOp::Equal);
         let ids: &[SeriesId] = match by_name {
             Some(m) => self.by_name.get(m.value.as_str()).map_or(&[], Vec::as_slice),
             None => &self.all,
         };
         let mut cm = CachedMatchers::new(matchers);
-        let mut out: Vec<SeriesData<'_>> =
-            ids.iter().filter_map(|&id| self.series(id)).filter(|s| cm.matches(&s.labels)).map(data).collect();
-        // Series created outside an ingestion and not flushed yet (none, normally).
-        if !self.pending.is_empty() {
-            out.extend(
-                self.pending.iter().filter_map(|&id| self.series(id)).filter(|s| cm.matches(&s.labels)).map(data),
-            );
-            out.sort_by(|a, b| a.labels.cmp(b.labels));
+        for s in ids.iter().filter_map(|&id| self.series(id)) {
+            if cm.matches(&s.labels) {
+                f(data(s));
+            }
         }
+    }
+}
+
+impl Storage for Store {
+    fn select(&self, matchers: &[Matcher]) -> Vec<SeriesData<'_>> {
+        let mut out = Vec::new();
+        self.for_each(matchers, &mut |d| out.push(d));
         out
+    }
+
+    fn for_each<'s>(&'s self, matchers: &[Matcher], f: &mut dyn FnMut(SeriesData<'s>)) {
+        if self.pending.is_empty() {
+            return self.visit(matchers, f);
+        }
+        // Series created outside an ingestion and not merged yet (none, normally): sort them in.
+        let mut all: Vec<SeriesData<'_>> = Vec::new();
+        self.visit(matchers, &mut |d| all.push(d));
+        let mut cm = CachedMatchers::new(matchers);
+        all.extend(self.pending.iter().filter_map(|&id| self.series(id)).filter(|s| cm.matches(&s.labels)).map(data));
+        all.sort_by(|a, b| a.labels.cmp(b.labels));
+        all.into_iter().for_each(f);
     }
 }
 

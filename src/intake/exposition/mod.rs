@@ -260,7 +260,7 @@ pub struct Parser<'a> {
     done: bool,
     labels: Vec<Label<'a>>,
     exemplar_labels: Vec<Label<'a>>,
-    families: TextFamilies<'a>,
+    families: TextState,
     om: Option<Box<Validator<'a>>>,
     om_pending: OmLine<'a>,
 }
@@ -285,7 +285,7 @@ impl<'a> Parser<'a> {
             done: false,
             labels: Vec::with_capacity(16),
             exemplar_labels: Vec::new(),
-            families: TextFamilies::default(),
+            families: TextState::default(),
             om: (format == Format::OpenMetrics).then(|| Box::new(Validator::new(value_rules))),
             om_pending: OmLine::default(),
         }
@@ -303,6 +303,23 @@ impl<'a> Parser<'a> {
     /// The number of lines read so far.
     pub fn lines(&self) -> u32 {
         self.line
+    }
+
+    /// A text-format parser for the next region of a body, continuing where `state` left off
+    /// (line numbers and `# TYPE` declarations carry over). The region must end at a line
+    /// boundary, or be the end of the body.
+    pub fn resume_text(region: &'a [u8], state: TextState) -> Self {
+        let mut p = Parser::new(region, Format::Text);
+        p.line = state.line;
+        p.families = state;
+        p
+    }
+
+    /// The text-format state to resume with on the next region.
+    pub fn into_text_state(self) -> TextState {
+        let mut state = self.families;
+        state.line = self.line;
+        state
     }
 
     /// The next event, or the error on the next bad line. In the text format parsing carries on
@@ -397,17 +414,17 @@ impl<'a> Parser<'a> {
         let rest = &line[rest_start..];
         let line_no = self.line;
         if keyword == "HELP" {
-            if !self.families.help.insert(name) {
+            if !self.families.help.insert(name.to_owned()) {
                 return Err(format!("second HELP line for metric {name}"));
             }
             return Ok(Some(Event::Help { name, text: unescape(rest), line: line_no }));
         }
         let kind = rest.trim_end_matches(['\t', ' ']);
         let kind = MetricType::parse(kind, Format::Text).ok_or_else(|| format!("unknown metric type {kind:?}"))?;
-        if self.families.declared.insert(name, kind).is_some() {
+        if self.families.declared.insert(name.to_owned(), kind).is_some() {
             return Err(format!("second TYPE line for metric {name}"));
         }
-        self.families.current = Some((name, kind));
+        self.families.current = Some((name.to_owned(), kind));
         Ok(Some(Event::Type { name, kind, line: line_no }))
     }
 
@@ -492,28 +509,37 @@ fn token_end(b: &[u8], i: usize) -> usize {
     j
 }
 
-/// Tracks `# TYPE` declarations of the text format so that `x_bucket`, `x_sum` and `x_count`
-/// join family `x`. Families need not be contiguous in the text format.
-#[derive(Default)]
-struct TextFamilies<'a> {
-    declared: HashMap<&'a str, MetricType>,
-    help: std::collections::HashSet<&'a str>,
-    current: Option<(&'a str, MetricType)>,
+/// What the text format remembers between lines: `# TYPE` declarations (so that `x_bucket`,
+/// `x_sum` and `x_count` join family `x`; families need not be contiguous in this format),
+/// which families had a HELP, and the line count. It owns its strings, so a body that is still
+/// arriving can be parsed region by region ([`Parser::resume_text`]).
+#[derive(Clone, Debug, Default)]
+pub struct TextState {
+    declared: HashMap<String, MetricType>,
+    help: std::collections::HashSet<String>,
+    current: Option<(String, MetricType)>,
+    line: u32,
 }
 
-impl<'a> TextFamilies<'a> {
+impl TextState {
+    /// The number of lines read so far.
+    pub fn lines(&self) -> u32 {
+        self.line
+    }
+
+    /// The family, type and suffix of a sample name. The family is a prefix of the name.
     #[inline]
-    fn classify(&mut self, name: &'a str) -> (&'a str, MetricType, Suffix) {
-        if let Some((fam, kind)) = self.current
-            && let Some(sfx) = member(fam, kind, name)
+    fn classify<'a>(&mut self, name: &'a str) -> (&'a str, MetricType, Suffix) {
+        if let Some((fam, kind)) = &self.current
+            && let Some(sfx) = member(fam, *kind, name)
         {
-            return (fam, kind, sfx);
+            return (&name[..fam.len()], *kind, sfx);
         }
         if !self.declared.is_empty() {
             if let Some(&kind) = self.declared.get(name)
                 && let Some(sfx) = member(name, kind, name)
             {
-                self.current = Some((name, kind));
+                self.current = Some((name.to_owned(), kind));
                 return (name, kind, sfx);
             }
             for sfx in [Suffix::Bucket, Suffix::Count, Suffix::Sum, Suffix::Created, Suffix::Total] {
@@ -521,7 +547,7 @@ impl<'a> TextFamilies<'a> {
                     && let Some(&kind) = self.declared.get(fam)
                     && kind.suffixes(Format::Text).contains(&sfx)
                 {
-                    self.current = Some((fam, kind));
+                    self.current = Some((fam.to_owned(), kind));
                     return (fam, kind, sfx);
                 }
             }

@@ -166,3 +166,49 @@ fn series_text_is_the_line_prefix_identity() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Every sample and error of a text body, as (line, family, suffix, name, value) / (line, message).
+fn text_events(p: &mut Parser<'_>, out: &mut Vec<String>) {
+    while let Some(ev) = p.next_event() {
+        match ev {
+            Ok(Event::Sample(s)) => {
+                out.push(format!("{} {} {:?} {} {}", s.line, s.family, s.suffix, s.series_text, s.value))
+            }
+            Ok(_) => {}
+            Err(e) => out.push(format!("{} error {}", e.line, e.message)),
+        }
+    }
+}
+
+#[test]
+fn parsing_in_regions_gives_what_parsing_whole_gives() {
+    let body = concat!(
+        "# TYPE rq_seconds histogram\n",
+        "rq_seconds_bucket{le=\"0.1\"} 1\n",
+        "rq_seconds_bucket{le=\"+Inf\"} 3\n",
+        "bad line here\n",
+        "# TYPE hits counter\n",
+        "hits 5\n",
+        "rq_seconds_count 3\n",
+        "rq_seconds_sum 0.7\n",
+        "last 1",
+    )
+    .as_bytes();
+    let mut whole = Vec::new();
+    text_events(&mut Parser::new(body, Format::Text), &mut whole);
+    // Split after every possible set of line ends.
+    let ends: Vec<usize> = body.iter().enumerate().filter(|(_, b)| **b == b'\n').map(|(i, _)| i + 1).collect();
+    for mask in 0u32..(1 << ends.len()) {
+        let mut cuts: Vec<usize> =
+            ends.iter().enumerate().filter(|(k, _)| mask & (1 << k) != 0).map(|(_, e)| *e).collect();
+        cuts.push(body.len());
+        let (mut got, mut state, mut from) = (Vec::new(), TextState::default(), 0);
+        for to in cuts {
+            let mut p = Parser::resume_text(&body[from..to], state);
+            text_events(&mut p, &mut got);
+            state = p.into_text_state();
+            from = to;
+        }
+        assert_eq!(got, whole, "cuts {mask:b}");
+    }
+}

@@ -87,17 +87,21 @@ impl<'s> Evaluator<'s> {
             return err("the @ modifier is not supported");
         }
         let at = t - offset_ms(&vs.offset);
+        let lookback = self.lookback_ms;
         let mut out = Vec::new();
-        for s in self.storage.select(&selector_matchers(vs)) {
-            let end = s.samples.partition_point(|x| x.t <= at);
-            let Some(last) = end.checked_sub(1).map(|i| s.samples[i]) else {
-                continue;
+        self.storage.for_each(&selector_matchers(vs), &mut |s| {
+            // Usually the newest sample is the one: no search needed.
+            let last = match s.samples.last() {
+                Some(x) if x.t <= at => Some(*x),
+                _ => s.samples.partition_point(|x| x.t <= at).checked_sub(1).map(|i| s.samples[i]),
             };
-            if last.t <= at - self.lookback_ms || is_stale(last.v) {
-                continue;
+            if let Some(last) = last
+                && last.t > at - lookback
+                && !is_stale(last.v)
+            {
+                out.push(Element { labels: s.labels.clone(), v: last.v });
             }
-            out.push(Element { labels: s.labels.clone(), v: last.v });
-        }
+        });
         Ok(out)
     }
 
