@@ -31,6 +31,10 @@ pub enum Command {
     Eval(EvalArgs),
     /// Validate the config; errors as file:line:col: message
     Check(CheckArgs),
+    /// Serve the simulated fleet's /metrics and control endpoint; `sim ctl` applies remedies
+    Sim(SimArgs),
+    /// Inject a fault into a running simulated fleet (the chaos menu), list or heal faults
+    Chaos(ChaosArgs),
 }
 
 #[derive(Args, Debug)]
@@ -64,3 +68,286 @@ pub struct EvalArgs {
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {}
+
+/// `host:port` of a running fleet's control endpoint.
+#[derive(Args, Debug, Clone)]
+pub struct FleetAddr {
+    /// The simulated fleet to talk to (`nightwatch sim --listen`)
+    #[arg(long = "sim", global = true, value_name = "ADDR", env = "NIGHTWATCH_SIM", default_value = crate::sim::client::DEFAULT_ADDR)]
+    pub addr: String,
+}
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct SimArgs {
+    /// Where to serve /metrics and /control (a non-loopback address needs --allow-remote-control)
+    #[arg(long, default_value = crate::sim::client::DEFAULT_ADDR, value_name = "ADDR")]
+    pub listen: String,
+    /// How many nodes (node-01 …)
+    #[arg(long, default_value_t = 47, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub nodes: u32,
+    /// The random seed: the same seed, speed and faults replay the same fleet
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Simulated seconds per second (60: an hour of dynamics in a minute; at most 3600)
+    #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
+    pub speed: f64,
+    /// Answer /control requests from any address, and allow a non-loopback --listen
+    #[arg(long)]
+    pub allow_remote_control: bool,
+    #[command(subcommand)]
+    pub command: Option<SimCommand>,
+}
+
+fn parse_speed(s: &str) -> Result<f64, String> {
+    let v: f64 = s.trim().trim_end_matches('x').parse().map_err(|_| format!("invalid speed {s:?}: use e.g. 60"))?;
+    if !(v > 0.0 && v <= crate::sim::server::MAX_SPEED) {
+        return Err(format!("speed must be above 0 and at most {}", crate::sim::server::MAX_SPEED));
+    }
+    Ok(v)
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SimCommand {
+    /// Apply a remedy to a running fleet (what the runbooks' steps call)
+    Ctl(SimCtlArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SimCtlArgs {
+    #[command(flatten)]
+    pub fleet: FleetAddr,
+    #[command(subcommand)]
+    pub remedy: RemedyCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RemedyCommand {
+    /// Step the clocks of nodes to the reference time and end the clock faults on them
+    NtpSync {
+        /// Nodes by name (node-03,node-17) or share (20%)
+        #[arg(long, value_parser = crate::sim::Nodes::parse, required_unless_present = "all", conflicts_with = "all")]
+        nodes: Option<crate::sim::Nodes>,
+        /// Every node
+        #[arg(long)]
+        all: bool,
+    },
+    /// The idempotency cache (Redis)
+    #[command(subcommand)]
+    Cache(CacheRemedy),
+    /// Open or close the circuit breaker to a service
+    Breaker {
+        #[arg(value_parser = ["open", "close"])]
+        action: String,
+        /// gateway, service-a (orders), service-b (payment) or database (db)
+        #[arg(long, value_parser = parse_service)]
+        service: String,
+    },
+    /// Set the timeout budget of a hop's calls
+    TimeoutBudget {
+        #[arg(long, value_parser = parse_service)]
+        hop: String,
+        /// The new budget, e.g. 5s or 800ms
+        #[arg(long = "set", value_parser = parse_positive_seconds, value_name = "DURATION")]
+        seconds: f64,
+    },
+    /// Set the retry backoff multiplier
+    Backoff {
+        #[arg(long)]
+        multiplier: f64,
+    },
+    /// Restart a service: its queue drains and a runaway process on it ends
+    Restart {
+        #[arg(long, value_parser = parse_service)]
+        service: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CacheRemedy {
+    /// Set maxmemory (CONFIG SET maxmemory), e.g. 8gb
+    SetMaxmemory {
+        #[arg(value_parser = parse_bytes)]
+        bytes: u64,
+    },
+    /// Evict keys with a short TTL and stop keeping them
+    EvictShortTtl,
+}
+
+fn parse_service(s: &str) -> Result<String, String> {
+    crate::sim::faults::service_index(s).map(|_| s.to_owned())
+}
+
+fn parse_positive_seconds(s: &str) -> Result<f64, String> {
+    let v = crate::sim::faults::parse_signed_seconds(s)?;
+    if v <= 0.0 {
+        return Err(format!("{s:?} must be longer than 0s"));
+    }
+    Ok(v)
+}
+
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    crate::sim::faults::parse_redis_memory(s)
+}
+
+#[derive(Args, Debug)]
+pub struct ChaosArgs {
+    #[command(flatten)]
+    pub fleet: FleetAddr,
+    #[command(subcommand)]
+    pub command: ChaosCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ChaosCommand {
+    /// Clock faults: drift, jump, byzantine
+    #[command(subcommand)]
+    Clock(ClockFault),
+    /// Network faults: delay, reorder, partition, drop-acks
+    #[command(subcommand)]
+    Network(NetworkFault),
+    /// CPU faults
+    #[command(subcommand)]
+    Cpu(CpuFault),
+    /// Cache faults
+    #[command(subcommand)]
+    Cache(CacheFault),
+    /// The faults in effect and when each heals itself
+    List,
+    /// End a fault now (or every fault with --all)
+    Heal {
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<u32>,
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+/// How long a fault lasts before it heals itself (simulated time).
+#[derive(Args, Debug, Clone, Copy)]
+pub struct FaultDuration {
+    /// How long until the fault heals itself, in simulated time (default 10m)
+    #[arg(long, value_parser = parse_positive_seconds, value_name = "DURATION")]
+    pub duration: Option<f64>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClockFault {
+    /// Clocks that gain or lose time at a rate
+    Drift {
+        /// e.g. "+1s/min", "-200ms/min"
+        #[arg(long, value_parser = crate::sim::faults::parse_rate, allow_hyphen_values = true)]
+        rate: f64,
+        /// A share ("20%"), names ("node-03,node-17") or "all"
+        #[arg(long, value_parser = crate::sim::Nodes::parse)]
+        nodes: crate::sim::Nodes,
+        #[command(flatten)]
+        duration: FaultDuration,
+    },
+    /// Clocks that step once
+    Jump {
+        /// e.g. "+5m", "-30s"
+        #[arg(long, value_parser = crate::sim::faults::parse_signed_seconds, allow_hyphen_values = true)]
+        offset: f64,
+        #[arg(long, value_parser = crate::sim::Nodes::parse)]
+        nodes: crate::sim::Nodes,
+        #[command(flatten)]
+        duration: FaultDuration,
+    },
+    /// Clocks that read a random offset in a range, anew every second
+    Byzantine {
+        /// e.g. "random(-1s,+1s)"
+        #[arg(long, value_parser = crate::sim::faults::parse_random_range, allow_hyphen_values = true)]
+        drift: (f64, f64),
+        #[arg(long, value_parser = crate::sim::Nodes::parse)]
+        nodes: crate::sim::Nodes,
+        #[command(flatten)]
+        duration: FaultDuration,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NetworkFault {
+    /// Extra latency on one link of the request path, or on all of them
+    Delay {
+        /// e.g. "200ms" or "exponential(100ms)"
+        #[arg(long, value_parser = crate::sim::Latency::parse)]
+        latency: crate::sim::Latency,
+        /// The calling service (client, gateway, service-a, service-b)
+        #[arg(long, requires = "to", value_parser = parse_caller)]
+        from: Option<String>,
+        /// The called service (gateway, service-a, service-b, database)
+        #[arg(long, requires = "from", value_parser = parse_service)]
+        to: Option<String>,
+        /// The n-th link of the path gets n times the delay, so timeouts cascade upwards
+        #[arg(long)]
+        cascade: bool,
+        #[command(flatten)]
+        duration: FaultDuration,
+    },
+    /// Messages on the bus delivered out of order
+    Reorder {
+        #[arg(long, value_parser = crate::sim::faults::parse_probability)]
+        probability: f64,
+        #[command(flatten)]
+        duration: FaultDuration,
+    },
+    /// Calls between two adjacent services (or messages between two nodes) are lost
+    Partition {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        #[command(flatten)]
+        duration: FaultDuration,
+    },
+    /// Acknowledgements lost: redelivery, duplicates, reordering
+    DropAcks {
+        #[arg(long, value_parser = crate::sim::faults::parse_probability)]
+        probability: f64,
+        #[command(flatten)]
+        duration: FaultDuration,
+    },
+}
+
+fn parse_caller(s: &str) -> Result<String, String> {
+    if s == "client" { Ok(s.to_owned()) } else { parse_service(s) }
+}
+
+fn parse_share(s: &str) -> Result<f64, String> {
+    let t = s.trim().trim_end_matches('%');
+    let v: f64 = t.parse().map_err(|_| format!("invalid share {s:?}: use e.g. 80%"))?;
+    if !(v > 0.0 && v <= 100.0) {
+        return Err(format!("{s:?} must be above 0% and at most 100%"));
+    }
+    Ok(v / 100.0)
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CpuFault {
+    /// A runaway process taking a share of a service's capacity
+    Stress {
+        #[arg(long, value_parser = parse_service)]
+        service: String,
+        /// e.g. 80%
+        #[arg(long, value_parser = parse_share)]
+        load: f64,
+        #[command(flatten)]
+        duration: FaultDuration,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CacheFault {
+    /// Memory taken from the cache so that a share of its keys no longer fit
+    Evict {
+        /// The cache (the fleet has one: idempotency)
+        #[arg(long = "type", default_value = "idempotency", value_parser = ["idempotency"])]
+        cache_type: String,
+        /// The share of keys evicted, e.g. 50 or 50%
+        #[arg(long, value_parser = parse_share)]
+        percent: f64,
+        #[command(flatten)]
+        duration: FaultDuration,
+    },
+}

@@ -10,4 +10,5 @@ pub mod intake;
 pub mod logging;
 pub mod series;
 pub mod signals;
+pub mod sim;
 pub mod text;

@@ -23,6 +23,8 @@ fn main() -> ExitCode {
         Command::Scrape(a) => commands::scrape::run(a),
         Command::Eval(a) => commands::eval::run(cli.config.as_deref(), a),
         Command::Check(_) => commands::check::run(cli.config.as_deref()),
+        Command::Sim(a) => commands::sim::run(a),
+        Command::Chaos(a) => commands::chaos::run(a),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

@@ -38,7 +38,7 @@ impl Snapshot {
 }
 
 pub fn run(config: Option<&Path>, args: &EvalArgs) -> i32 {
-    let config = match Config::load(config) {
+    let mut config = match Config::load(config) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
@@ -47,8 +47,8 @@ pub fn run(config: Option<&Path>, args: &EvalArgs) -> i32 {
     };
     if config.sources.is_empty() {
         eprintln!(
-            "nightwatch: no sources configured: pass --config with a [[source]] (see config/examples/sim.toml \
-             and config/examples/prometheus.toml)"
+            "nightwatch: no sources configured: add a [[source]] to your config (kind = \"scrape\", \"prometheus\" \
+             or \"sim\"; see config/examples/), or run without a config file to watch the built-in simulated fleet"
         );
         return Level::Unknown.exit_code();
     }
@@ -59,10 +59,24 @@ pub fn run(config: Option<&Path>, args: &EvalArgs) -> i32 {
             return Level::Unknown.exit_code();
         }
     };
-    let snap = rt.block_on(evaluate_once(&config));
+    let (snap, notes) = match rt.block_on(async {
+        let embedded = crate::sim::embedded::start(&mut config).await?;
+        let snap = evaluate_once(&config).await;
+        Ok::<_, String>((snap, embedded.notes))
+    }) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("nightwatch: {e}");
+            return Level::Unknown.exit_code();
+        }
+    };
     let out = std::io::stdout();
     let mut out = out.lock();
-    let _ = if args.json { print_json(&mut out, &config, &snap) } else { print_table(&mut out, &config, &snap) };
+    let _ = if args.json {
+        print_json(&mut out, &config, &snap, &notes)
+    } else {
+        notes.iter().try_for_each(|n| writeln!(out, "{n}")).and_then(|()| print_table(&mut out, &config, &snap))
+    };
     snap.verdict().exit_code()
 }
 
@@ -283,7 +297,7 @@ fn labels_json(l: &crate::series::Labels) -> serde_json::Value {
 }
 
 /// The JSON shape documented in docs/eval-json.md.
-pub fn to_json(config: &Config, snap: &Snapshot) -> serde_json::Value {
+pub fn to_json(config: &Config, snap: &Snapshot, notes: &[String]) -> serde_json::Value {
     let signals: Vec<serde_json::Value> = config
         .signals
         .iter()
@@ -336,6 +350,7 @@ pub fn to_json(config: &Config, snap: &Snapshot) -> serde_json::Value {
     let v = snap.verdict();
     json!({
         "title": config.cockpit.title,
+        "notes": notes,
         "at_ms": snap.at_ms,
         "verdict": v.as_str(),
         "exit_code": v.exit_code(),
@@ -346,6 +361,6 @@ pub fn to_json(config: &Config, snap: &Snapshot) -> serde_json::Value {
     })
 }
 
-fn print_json(out: &mut impl Write, config: &Config, snap: &Snapshot) -> std::io::Result<()> {
-    writeln!(out, "{}", to_json(config, snap))
+fn print_json(out: &mut impl Write, config: &Config, snap: &Snapshot, notes: &[String]) -> std::io::Result<()> {
+    writeln!(out, "{}", to_json(config, snap, notes))
 }

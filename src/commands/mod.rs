@@ -1,5 +1,7 @@
 //! The headless commands: each turns arguments into output and an exit code.
 
+pub mod chaos;
 pub mod check;
 pub mod eval;
 pub mod scrape;
+pub mod sim;

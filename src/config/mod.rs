@@ -115,7 +115,19 @@ pub struct Source {
 #[derive(Clone, Debug)]
 pub enum SourceKind {
     Scrape(Scrape),
-    Prometheus { url: Url },
+    Prometheus {
+        url: Url,
+    },
+    /// The built-in simulated fleet, started in-process on a loopback port and then scraped
+    /// like any target (see `sim::embedded`).
+    Sim(SimFleet),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SimFleet {
+    pub nodes: usize,
+    pub seed: u64,
+    pub speed: f64,
 }
 
 #[derive(Clone, Debug)]
@@ -466,7 +478,9 @@ impl Validator {
             if let Some(c) = r.cockpit {
                 cockpit.apply(file, c);
             }
-            if !r.source.is_empty() {
+            // The user's file replaces the default sources (the built-in fleet) as a whole, even
+            // with none: a production config never watches the simulation by accident.
+            if file > 0 || !r.source.is_empty() {
                 sources = r.source.into_iter().map(|s| (file, s)).collect();
             }
             let mut seen_here: HashMap<String, Range<usize>> = HashMap::new();
@@ -628,23 +642,77 @@ impl Validator {
                         },
                     }
                 }
+                Some("sim") => self.sim(file, table.clone(), &r),
                 Some(other) => {
-                    let msg = format!("unknown source kind {other:?}: use \"scrape\" or \"prometheus\"");
+                    let msg = format!("unknown source kind {other:?}: use \"scrape\", \"prometheus\" or \"sim\"");
                     if let Some(k) = &kind {
                         self.err(k, msg);
                     }
                     None
                 }
                 None => {
-                    self.err_span(file, table, "a [[source]] needs a kind (\"scrape\" or \"prometheus\")");
+                    self.err_span(file, table, "a [[source]] needs a kind (\"scrape\", \"prometheus\" or \"sim\")");
                     None
                 }
             };
+            if !matches!(kind, Some(SourceKind::Sim(_)) | None) {
+                for (k, span) in [
+                    ("nodes", r.nodes.as_ref().map(Spanned::span)),
+                    ("seed", r.seed.as_ref().map(Spanned::span)),
+                    ("speed", r.speed.as_ref().map(Spanned::span)),
+                ] {
+                    if let Some(span) = span {
+                        self.err_span(file, span, format!("{k} belongs to a sim source"));
+                    }
+                }
+            }
             if let Some(kind) = kind {
                 out.push(Source { name: name.get().clone(), interval, timeout, auth, tls, kind });
             }
         }
         out
+    }
+
+    fn sim(&mut self, file: usize, table: Range<usize>, r: &RawSource) -> Option<SourceKind> {
+        for (k, present) in [
+            ("targets", r.targets.is_some()),
+            ("file-sd", r.file_sd.is_some()),
+            ("url", r.url.is_some()),
+            ("metrics-path", r.metrics_path.is_some()),
+            ("scheme", r.scheme.is_some()),
+        ] {
+            if present {
+                self.err_span(
+                    file,
+                    table.clone(),
+                    format!("{k} does not apply to a sim source (the fleet runs in-process)"),
+                );
+            }
+        }
+        let nodes = self.positive(&at(file, r.nodes.clone()), "nodes", 47);
+        if nodes > 100_000
+            && let Some(a) = at(file, r.nodes.clone())
+        {
+            self.err(&a, "nodes must be at most 100000");
+        }
+        let seed = match at(file, r.seed.clone()) {
+            None => 1,
+            Some(a) => u64::try_from(*a.get()).unwrap_or_else(|_| {
+                self.err(&a, "seed must not be negative");
+                1
+            }),
+        };
+        let speed = match at(file, r.speed.clone()) {
+            None => 1.0,
+            Some(a) => {
+                let v = *a.get();
+                if !(v > 0.0 && v <= crate::sim::server::MAX_SPEED) {
+                    self.err(&a, format!("speed must be above 0 and at most {}", crate::sim::server::MAX_SPEED));
+                }
+                v
+            }
+        };
+        Some(SourceKind::Sim(SimFleet { nodes, seed, speed }))
     }
 
     fn scrape(&mut self, file: usize, table: Range<usize>, r: &RawSource) -> Option<SourceKind> {

@@ -46,6 +46,10 @@ pub struct RawSource {
     pub openmetrics_value_rules: Option<Spanned<String>>,
     // prometheus
     pub url: Option<Spanned<String>>,
+    // sim
+    pub nodes: Option<Spanned<i64>>,
+    pub seed: Option<Spanned<i64>>,
+    pub speed: Option<Spanned<f64>>,
     // both
     pub interval: Option<Spanned<String>>,
     pub timeout: Option<Spanned<String>>,

@@ -1,0 +1,87 @@
+//! The simulated fleet: a model of an asynchronous system (clocks, a request path, an
+//! idempotency cache, a message bus) that speaks the metric names of real exporters, takes the
+//! chaos menu's faults and the runbooks' remedies, and serves `/metrics` over HTTP.
+
+pub mod client;
+pub mod embedded;
+pub mod faults;
+pub mod model;
+pub mod render;
+mod rng;
+pub mod server;
+
+pub use faults::{FaultSpec, Injection, Latency, Nodes, Remedy};
+pub use model::{FaultInfo, Fleet};
+
+use crate::config::{Config, Evaluation};
+use crate::intake::exposition::Format;
+use crate::intake::scrape::{NameFilter, Spec, decode_series, parse_body};
+use crate::series::{Labels, Store};
+use crate::signals::{Outcome, evaluate_local};
+
+/// A fleet watched by nightwatch's own pipeline in simulated time: every `interval` the fleet
+/// is rendered, parsed and ingested as a scrape at that simulated instant, and signals are
+/// evaluated at it. Tests and headless drills use it; nothing waits on a wall clock.
+pub struct Harness {
+    pub fleet: Fleet,
+    pub config: Config,
+    store: Store,
+    target: Labels,
+    spec: Spec,
+    filter: NameFilter,
+    /// Simulated milliseconds between two scrapes.
+    pub interval_ms: i64,
+    /// The simulated time of the last scrape.
+    pub at_ms: i64,
+}
+
+impl Harness {
+    /// `config` decides the signals; its sources are ignored: the fleet is the only target.
+    pub fn new(fleet: Fleet, config: Config, interval_ms: i64) -> Harness {
+        let local: Vec<_> = config.signals.iter().filter(|s| s.evaluation == Evaluation::Local).collect();
+        let filter = NameFilter::for_signals(local);
+        let store = Store::with_retention(config.retention_policy(), config.cockpit.max_series);
+        let spec = Spec {
+            timeout: std::time::Duration::from_secs(10),
+            limits: crate::config::Limits::default(),
+            value_rules: Default::default(),
+            force_format: None,
+            auth: Default::default(),
+            pool: None,
+        };
+        Harness {
+            fleet,
+            config,
+            store,
+            target: Labels::from_pairs([("job", "sim"), ("instance", "sim:9464")]),
+            spec,
+            filter,
+            interval_ms,
+            at_ms: 0,
+        }
+    }
+
+    /// Advances one scrape interval, scrapes, and returns every signal's outcome then.
+    pub fn step(&mut self) -> Vec<Outcome> {
+        self.at_ms += self.interval_ms;
+        self.fleet.advance_to(self.at_ms);
+        let body = render::render(&self.fleet, Format::Text).into_bytes();
+        // Simulated time starts at the epoch; samples are stamped with it.
+        if let Ok(s) = parse_body(body, Format::Text, &self.spec, &self.filter) {
+            self.store.ingest(1, &self.target, s.batch.samples(), decode_series, self.at_ms);
+        }
+        self.store.gc(self.at_ms);
+        let lookback = i64::try_from(self.config.cockpit.lookback.as_millis()).unwrap_or(i64::MAX);
+        self.config.signals.iter().map(|s| evaluate_local(s, &self.store, lookback, self.at_ms)).collect()
+    }
+
+    /// Steps until `ms` of simulated time have passed; returns the last outcomes.
+    pub fn run_for(&mut self, ms: i64) -> Vec<Outcome> {
+        let until = self.at_ms + ms;
+        let mut last = Vec::new();
+        while self.at_ms < until {
+            last = self.step();
+        }
+        last
+    }
+}
