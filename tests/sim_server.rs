@@ -158,6 +158,17 @@ async fn speed_runs_simulated_time_faster() {
     let now = server.status().now_ms;
     // 0.5 s at 600× is 300 s; allow for a slow machine, but not for real time.
     assert!((60_000..=600_000).contains(&now), "simulated {now} ms");
+    // Counters advance in wall-clock units: about 40 gateway requests per second of wall time
+    // (2 of background), not 600 times that, so thresholds keep their meaning at any speed.
+    let (_, body) = get(&server.metrics_url(), None).await;
+    let total: f64 = body
+        .lines()
+        .find_map(|l| l.strip_prefix("envoy_cluster_upstream_rq_total{envoy_cluster_name=\"gateway\"} "))
+        .and_then(|v| v.parse().ok())
+        .expect("gateway total");
+    let wall = now as f64 / 600.0 / 1000.0;
+    let per_second = total / wall;
+    assert!((20.0..=80.0).contains(&per_second), "{total} requests in {wall:.2}s of wall time");
 }
 
 fn nightwatch(args: &[&str]) -> Output {

@@ -224,6 +224,10 @@ pub struct Fleet {
     next_fault: u32,
     /// Payment tries that timed out after doing the work, this tick: duplicates when retried.
     retried_payments: u64,
+    /// Exposed counters are the simulated counts divided by this (the speed a server runs the
+    /// fleet at), so that a scraper's rates, taken over wall-clock time, stay in the simulated
+    /// system's units: at `--speed 60` the dynamics run 60 times faster, the rates do not.
+    pub counter_divisor: f64,
 }
 
 impl Fleet {
@@ -267,6 +271,7 @@ impl Fleet {
             faults: Vec::new(),
             next_fault: 1,
             retried_payments: 0,
+            counter_divisor: 1.0,
         }
     }
 

@@ -40,24 +40,32 @@ fn num(v: f64) -> String {
     }
 }
 
+/// A counter as exposed: the simulated count divided by the fleet's counter divisor, rounded
+/// down, so it stays an integer that only grows.
+fn count(v: u64, divisor: f64) -> String {
+    if divisor == 1.0 { v.to_string() } else { ((v as f64 / divisor).floor() as u64).to_string() }
+}
+
 fn family(name: &'static str, kind: Kind, help: &'static str) -> Family {
     Family { name, kind, help, samples: Vec::new() }
 }
 
-fn push_histogram(f: &mut Family, labels: Vec<(&'static str, String)>, h: &Histogram) {
+fn push_histogram(f: &mut Family, labels: Vec<(&'static str, String)>, h: &Histogram, d: f64) {
     let cumulative = h.cumulative();
-    for (k, count) in cumulative.iter().enumerate() {
+    for (k, c) in cumulative.iter().enumerate() {
         let le = h.bounds.get(k).map_or_else(|| "+Inf".to_owned(), |b| num(*b));
         let mut l = labels.clone();
         l.push(("le", le));
-        f.samples.push(("_bucket", l, count.to_string()));
+        f.samples.push(("_bucket", l, count(*c, d)));
     }
-    f.samples.push(("_sum", labels.clone(), num(h.sum)));
-    f.samples.push(("_count", labels, h.count.to_string()));
+    f.samples.push(("_sum", labels.clone(), num(h.sum / d)));
+    // The +Inf bucket's count, divided the same way.
+    f.samples.push(("_count", labels, count(h.count, d)));
 }
 
 fn families(fleet: &Fleet) -> Vec<Family> {
     let mut out = Vec::new();
+    let d = fleet.counter_divisor;
 
     let mut offset =
         family("node_timex_offset_seconds", Kind::Gauge, "Time offset in between local system and reference clock.");
@@ -96,11 +104,11 @@ fn families(fleet: &Fleet) -> Vec<Family> {
     );
     for h in &fleet.hops {
         let l = || vec![("envoy_cluster_name", h.name.to_owned())];
-        total.samples.push(("", l(), h.rq_total.to_string()));
-        timeout.samples.push(("", l(), h.rq_timeout.to_string()));
-        retry.samples.push(("", l(), h.rq_retry.to_string()));
-        push_histogram(&mut time, l(), &h.rq_time);
-        push_histogram(&mut budget, l(), &h.budget_used);
+        total.samples.push(("", l(), count(h.rq_total, d)));
+        timeout.samples.push(("", l(), count(h.rq_timeout, d)));
+        retry.samples.push(("", l(), count(h.rq_retry, d)));
+        push_histogram(&mut time, l(), &h.rq_time, d);
+        push_histogram(&mut budget, l(), &h.budget_used, d);
         budget_s.samples.push(("", l(), num(h.budget_s)));
         breaker.samples.push(("", l(), if h.breaker_open { "1".into() } else { "0".into() }));
     }
@@ -109,8 +117,8 @@ fn families(fleet: &Fleet) -> Vec<Family> {
     out.extend([total, timeout, retry, time, budget, budget_s, breaker, backoff]);
 
     let mut http = family("http_request_duration_seconds", Kind::Histogram, "Request duration at the edge, by path.");
-    push_histogram(&mut http, vec![("path", "/api/orders".into())], &fleet.http_user);
-    push_histogram(&mut http, vec![("path", "/healthz".into())], &fleet.http_health);
+    push_histogram(&mut http, vec![("path", "/api/orders".into())], &fleet.http_user, d);
+    push_histogram(&mut http, vec![("path", "/healthz".into())], &fleet.http_health, d);
     out.push(http);
 
     let c = &fleet.cache;
@@ -123,17 +131,17 @@ fn families(fleet: &Fleet) -> Vec<Family> {
         "redis_keyspace_hits_total",
         Kind::Counter,
         "Successful lookups of keys in the main dictionary.",
-        c.hits.to_string(),
+        count(c.hits, d),
     ));
     out.push(simple(
         "redis_keyspace_misses_total",
         Kind::Counter,
         "Failed lookups of keys in the main dictionary.",
-        c.misses.to_string(),
+        count(c.misses, d),
     ));
     out.push(simple("redis_memory_used_bytes", Kind::Gauge, "Memory used by Redis.", num(c.used.round())));
     out.push(simple("redis_memory_max_bytes", Kind::Gauge, "The maxmemory setting.", num(c.maxmemory.round())));
-    out.push(simple("redis_evicted_keys_total", Kind::Counter, "Keys evicted for maxmemory.", c.evicted.to_string()));
+    out.push(simple("redis_evicted_keys_total", Kind::Counter, "Keys evicted for maxmemory.", count(c.evicted, d)));
     let mut keys = family("redis_db_keys", Kind::Gauge, "Keys in the database.");
     keys.samples.push(("", vec![("db", "db0".into())], num(c.keys.round())));
     out.push(keys);
@@ -143,25 +151,25 @@ fn families(fleet: &Fleet) -> Vec<Family> {
         "messages_delivered_total",
         Kind::Counter,
         "Messages delivered by the bus.",
-        b.delivered.to_string(),
+        count(b.delivered, d),
     ));
     let mut ooo =
         family("messages_out_of_order_total", Kind::Counter, "Messages delivered out of order, by ordering kind.");
     for (k, kind) in ["causal", "total", "vector"].iter().enumerate() {
-        ooo.samples.push(("", vec![("kind", (*kind).to_owned())], b.out_of_order[k].to_string()));
+        ooo.samples.push(("", vec![("kind", (*kind).to_owned())], count(b.out_of_order[k], d)));
     }
     out.push(ooo);
     out.push(simple(
         "messages_duplicate_total",
         Kind::Counter,
         "Messages delivered more than once.",
-        b.duplicate.to_string(),
+        count(b.duplicate, d),
     ));
     out.push(simple(
         "operations_duplicate_total",
         Kind::Counter,
         "Operations executed more than once (duplicates the idempotency cache missed).",
-        b.operations_duplicate.to_string(),
+        count(b.operations_duplicate, d),
     ));
     out
 }

@@ -164,7 +164,8 @@ pub fn is_loopback(addr: &SocketAddr) -> bool {
 }
 
 /// Serves `fleet` on `listener` at `speed` simulated seconds per second.
-pub fn serve(listener: TcpListener, fleet: Fleet, seed: u64, speed: f64, allow_remote_control: bool) -> SimServer {
+pub fn serve(listener: TcpListener, mut fleet: Fleet, seed: u64, speed: f64, allow_remote_control: bool) -> SimServer {
+    fleet.counter_divisor = speed;
     let addr = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
     let shared = Arc::new(Mutex::new(Shared {
         rendered: Rendered { tick: u64::MAX, text: None, openmetrics: None },
