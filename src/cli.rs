@@ -19,8 +19,25 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    /// Hide and refuse every runbook step
+    #[arg(long)]
+    pub read_only: bool,
+    /// Show what a step would run instead of running it
+    #[arg(long)]
+    pub dry_run: bool,
+    /// No colour at all: bold, reverse and words (also when NO_COLOR is set)
+    #[arg(long)]
+    pub mono: bool,
+    /// ASCII instead of box drawing, blocks and braille
+    #[arg(long)]
+    pub ascii: bool,
+    /// Do not ring the terminal bell on a new page
+    #[arg(long)]
+    pub no_bell: bool,
+
+    /// Without a command: the cockpit
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]

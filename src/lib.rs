@@ -3,6 +3,7 @@
 //! See `docs/architecture.md` for how the modules fit together.
 
 pub mod alerts;
+pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -12,3 +13,4 @@ pub mod series;
 pub mod signals;
 pub mod sim;
 pub mod text;
+pub mod ui;

@@ -20,11 +20,21 @@ fn main() -> ExitCode {
     };
     let _log = nightwatch::logging::init();
     let code = match &cli.command {
-        Command::Scrape(a) => commands::scrape::run(a),
-        Command::Eval(a) => commands::eval::run(cli.config.as_deref(), a),
-        Command::Check(_) => commands::check::run(cli.config.as_deref()),
-        Command::Sim(a) => commands::sim::run(a),
-        Command::Chaos(a) => commands::chaos::run(a),
+        None => {
+            let opts = nightwatch::app::Options {
+                read_only: cli.read_only,
+                dry_run: cli.dry_run,
+                mono: cli.mono,
+                ascii: cli.ascii,
+                no_bell: cli.no_bell,
+            };
+            nightwatch::app::run(cli.config.as_deref(), &opts)
+        }
+        Some(Command::Scrape(a)) => commands::scrape::run(a),
+        Some(Command::Eval(a)) => commands::eval::run(cli.config.as_deref(), a),
+        Some(Command::Check(_)) => commands::check::run(cli.config.as_deref()),
+        Some(Command::Sim(a)) => commands::sim::run(a),
+        Some(Command::Chaos(a)) => commands::chaos::run(a),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

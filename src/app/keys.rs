@@ -1,0 +1,157 @@
+//! The key map: one table that `update` dispatches on and the help overlay lists, so the two
+//! cannot disagree.
+
+/// A key press, independent of the terminal library (the event loop converts crossterm's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Key {
+    Char(char),
+    Ctrl(char),
+    Enter,
+    Esc,
+    Tab,
+    BackTab,
+    Up,
+    Down,
+    Home,
+    End,
+    PageUp,
+    PageDown,
+}
+
+impl Key {
+    pub fn label(self) -> String {
+        match self {
+            Key::Char(' ') => "space".into(),
+            Key::Char(c) => c.to_string(),
+            Key::Ctrl(c) => format!("ctrl-{c}"),
+            Key::Enter => "Enter".into(),
+            Key::Esc => "Esc".into(),
+            Key::Tab => "Tab".into(),
+            Key::BackTab => "shift-Tab".into(),
+            Key::Up => "↑".into(),
+            Key::Down => "↓".into(),
+            Key::Home => "Home".into(),
+            Key::End => "End".into(),
+            Key::PageUp => "PgUp".into(),
+            Key::PageDown => "PgDn".into(),
+        }
+    }
+}
+
+/// What a key does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    Help,
+    Quit,
+    FocusNext,
+    FocusPrev,
+    Down,
+    Up,
+    Top,
+    Bottom,
+    Open,
+    Ack,
+    Freeze,
+    Targets,
+    Back,
+}
+
+impl Action {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Action::Help => "show or hide this help",
+            Action::Quit => "quit",
+            Action::FocusNext => "focus the next pane (panels, alerts)",
+            Action::FocusPrev => "focus the previous pane",
+            Action::Down => "move down",
+            Action::Up => "move up",
+            Action::Top => "go to the top",
+            Action::Bottom => "go to the bottom",
+            Action::Open => "open the selected alert (details and runbook)",
+            Action::Ack => "acknowledge the selected alert",
+            Action::Freeze => "freeze or unfreeze the display (polling goes on)",
+            Action::Targets => "show or hide the targets view",
+            Action::Back => "back: close the overlay, pane or view",
+        }
+    }
+}
+
+/// The bindings, in the order the help overlay lists them.
+pub struct KeyMap {
+    bindings: Vec<(Key, Action)>,
+}
+
+impl Default for KeyMap {
+    fn default() -> Self {
+        use Action::*;
+        let bindings = vec![
+            (Key::Char('?'), Help),
+            (Key::Char('q'), Quit),
+            (Key::Ctrl('c'), Quit),
+            (Key::Tab, FocusNext),
+            (Key::BackTab, FocusPrev),
+            (Key::Char('j'), Down),
+            (Key::Down, Down),
+            (Key::Char('k'), Up),
+            (Key::Up, Up),
+            (Key::Char('g'), Top),
+            (Key::Home, Top),
+            (Key::Char('G'), Bottom),
+            (Key::End, Bottom),
+            (Key::Enter, Open),
+            (Key::Char('a'), Ack),
+            (Key::Char('f'), Freeze),
+            (Key::Char('t'), Targets),
+            (Key::Esc, Back),
+        ];
+        KeyMap { bindings }
+    }
+}
+
+impl KeyMap {
+    pub fn action(&self, key: Key) -> Option<Action> {
+        self.bindings.iter().find(|(k, _)| *k == key).map(|(_, a)| *a)
+    }
+
+    /// Every action with all its keys, in binding order: the help overlay's lines.
+    pub fn help(&self) -> Vec<(String, &'static str)> {
+        let mut out: Vec<(Action, Vec<String>)> = Vec::new();
+        for (k, a) in &self.bindings {
+            match out.iter_mut().find(|(x, _)| x == a) {
+                Some((_, keys)) => keys.push(k.label()),
+                None => out.push((*a, vec![k.label()])),
+            }
+        }
+        out.into_iter().map(|(a, keys)| (keys.join(" "), a.describe())).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_has_a_key_and_a_help_line() {
+        let map = KeyMap::default();
+        let help = map.help();
+        for a in [
+            Action::Help,
+            Action::Quit,
+            Action::FocusNext,
+            Action::FocusPrev,
+            Action::Down,
+            Action::Up,
+            Action::Top,
+            Action::Bottom,
+            Action::Open,
+            Action::Ack,
+            Action::Freeze,
+            Action::Targets,
+            Action::Back,
+        ] {
+            assert!(help.iter().any(|(_, d)| *d == a.describe()), "{a:?} is missing from the help");
+        }
+        assert!(help.contains(&("j ↓".to_owned(), Action::Down.describe())));
+        assert!(help.contains(&("q ctrl-c".to_owned(), Action::Quit.describe())));
+    }
+}

@@ -1,0 +1,267 @@
+//! The cockpit: one message loop. Terminal input, intake results, server answers and the clock
+//! arrive as `Msg`; `state::update` is the only code that changes the state and returns
+//! `Effect`s, which this loop carries out; the screen is drawn from a view model when something
+//! changed.
+
+pub mod keys;
+pub mod state;
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use crossterm::event::{Event, EventStream, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
+use crate::config::{Config, ConfigSource, Evaluation, SourceKind};
+use crate::intake::prometheus::instant_query;
+use crate::intake::scheduler::now_ms;
+use crate::intake::scrape::NameFilter;
+use crate::signals::judge;
+use crate::ui::{self, Theme};
+use keys::Key;
+use state::{Effect, Flags, Msg, State, update};
+
+/// How the cockpit was started.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub read_only: bool,
+    pub dry_run: bool,
+    pub mono: bool,
+    pub ascii: bool,
+    pub no_bell: bool,
+}
+
+/// crossterm's key event as the key map's `Key`.
+pub fn key_of(e: &KeyEvent) -> Option<Key> {
+    if e.kind == KeyEventKind::Release {
+        return None;
+    }
+    let ctrl = e.modifiers.contains(KeyModifiers::CONTROL);
+    Some(match e.code {
+        KeyCode::Char(c) if ctrl => Key::Ctrl(c.to_ascii_lowercase()),
+        KeyCode::Char(c) => Key::Char(c),
+        KeyCode::Enter => Key::Enter,
+        KeyCode::Esc => Key::Esc,
+        KeyCode::Tab => Key::Tab,
+        KeyCode::BackTab => Key::BackTab,
+        KeyCode::Up => Key::Up,
+        KeyCode::Down => Key::Down,
+        KeyCode::Home => Key::Home,
+        KeyCode::End => Key::End,
+        KeyCode::PageUp => Key::PageUp,
+        KeyCode::PageDown => Key::PageDown,
+        _ => return None,
+    })
+}
+
+/// Runs the cockpit until the user quits; returns the exit code.
+pub fn run(config_path: Option<&Path>, opts: &Options) -> i32 {
+    let mut config = match Config::load(config_path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return 3;
+        }
+    };
+    if config.sources.is_empty() {
+        eprintln!(
+            "nightwatch: no sources configured: add a [[source]] to your config (kind = \"scrape\", \"prometheus\" \
+             or \"sim\"), or run without a config file to watch the built-in simulated fleet"
+        );
+        return 3;
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("nightwatch: cannot start the runtime: {e}");
+            return 1;
+        }
+    };
+    let mono = opts.mono || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let theme = Theme { mono, ascii: opts.ascii };
+    rt.block_on(async move {
+        let demo = config.origin == ConfigSource::BuiltIn
+            && config.sources.iter().all(|s| matches!(s.kind, SourceKind::Sim(_)));
+        let embedded = match crate::sim::embedded::start(&mut config).await {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("nightwatch: {e}");
+                return 1;
+            }
+        };
+        let flags = Flags {
+            read_only: opts.read_only,
+            dry_run: opts.dry_run,
+            demo,
+            bell: !opts.no_bell,
+            user: std::env::var("USER").unwrap_or_default(),
+        };
+        let local: Vec<_> = config.signals.iter().filter(|s| s.evaluation == Evaluation::Local).collect();
+        let filter = NameFilter::for_signals(local);
+        let (tx, rx) = mpsc::channel(4096);
+        let intake = match crate::intake::scheduler::start(&config, filter, tx) {
+            Ok(i) => i,
+            Err(e) => {
+                eprintln!("nightwatch: {e}");
+                return 1;
+            }
+        };
+        let mut state = State::new(config, flags, now_ms());
+        state.notes = embedded.notes.clone();
+        let code = event_loop(state, rx, theme).await;
+        drop(intake);
+        drop(embedded);
+        code
+    })
+}
+
+async fn event_loop(
+    mut state: State,
+    mut intake: mpsc::Receiver<crate::intake::scheduler::IntakeMsg>,
+    theme: Theme,
+) -> i32 {
+    let mut terminal = match ratatui::try_init() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("nightwatch: cannot open the terminal: {e}");
+            return 1;
+        }
+    };
+    if let Ok(size) = terminal.size() {
+        state.size = (size.width, size.height);
+    }
+    let (answers_tx, mut answers) = mpsc::channel::<Msg>(256);
+    let mut events = EventStream::new();
+    let mut clock = tokio::time::interval(Duration::from_millis(250));
+    clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut signals = Signals::new();
+    let mut frozen: Option<ui::ViewModel> = None;
+    let mut code = 0;
+    loop {
+        let msg = tokio::select! {
+            ev = events.next() => match ev {
+                Some(Ok(Event::Key(k))) => match key_of(&k) { Some(k) => Msg::Key(k), None => continue },
+                Some(Ok(Event::Resize(w, h))) => Msg::Resize(w, h),
+                Some(Ok(_)) => continue,
+                // EOF or EIO on the terminal (an SSH drop): nobody is watching any more.
+                Some(Err(e)) => Msg::Stop(format!("terminal input failed: {e}")),
+                None => Msg::Stop("terminal input closed".into()),
+            },
+            Some(m) = intake.recv() => Msg::Intake(m),
+            Some(m) = answers.recv() => m,
+            _ = clock.tick() => Msg::Tick(now_ms()),
+            why = signals.next() => Msg::Stop(why),
+        };
+        let mut effects = update(&mut state, msg);
+        // Take what else is waiting (up to a bound) before drawing once.
+        for _ in 0..512 {
+            match intake.try_recv() {
+                Ok(m) => effects.extend(update(&mut state, Msg::Intake(m))),
+                Err(_) => break,
+            }
+        }
+        let mut quit = false;
+        for e in effects {
+            match e {
+                Effect::Quit => quit = true,
+                Effect::Bell => {
+                    let mut out = std::io::stdout();
+                    let _ = out.write_all(b"\x07").and_then(|()| out.flush());
+                }
+                Effect::Query { signal, at_ms } => spawn_query(&state, signal, at_ms, answers_tx.clone()),
+            }
+        }
+        if quit {
+            break;
+        }
+        if state.dirty {
+            state.dirty = false;
+            let live = ui::build(&state);
+            let vm = match (state.frozen_at, &frozen) {
+                (Some(_), Some(f)) => ui::view::freeze(live, f),
+                (Some(_), None) => {
+                    frozen = Some(live.clone());
+                    live
+                }
+                (None, _) => {
+                    frozen = None;
+                    live
+                }
+            };
+            if let Err(e) = terminal.draw(|f| ui::draw(f, &vm, theme)) {
+                tracing::warn!("draw failed: {e}");
+                code = 1;
+                break;
+            }
+        }
+    }
+    ratatui::restore();
+    code
+}
+
+/// Sends one server evaluation off; its answer comes back as `Msg::Queried`.
+fn spawn_query(state: &State, signal: usize, at_ms: i64, tx: mpsc::Sender<Msg>) {
+    let Some(s) = state.config.signals.get(signal) else { return };
+    let Evaluation::Server(src) = s.evaluation else { return };
+    let Some(source) = state.config.sources.get(src) else { return };
+    let SourceKind::Prometheus { url } = &source.kind else { return };
+    let (url, auth, expr, timeout, tls) =
+        (url.clone(), source.auth.clone(), s.expr.clone(), source.timeout, source.tls.clone());
+    let sig = s.clone();
+    tokio::spawn(async move {
+        let value = match crate::intake::http::client(&tls, timeout) {
+            Ok(c) => instant_query(&c, &url, &auth, &expr, at_ms, timeout).await,
+            Err(e) => Err(e),
+        };
+        let outcome = judge(&sig, value, false);
+        let _ = tx.send(Msg::Queried { signal, at_ms, outcome }).await;
+    });
+}
+
+/// SIGTERM, SIGHUP and SIGINT (ctrl-c arrives as a key in raw mode, but `kill -INT` does not).
+struct Signals {
+    #[cfg(unix)]
+    streams: Vec<(tokio::signal::unix::Signal, &'static str)>,
+}
+
+impl Signals {
+    fn new() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let streams = [
+                (SignalKind::terminate(), "SIGTERM"),
+                (SignalKind::hangup(), "SIGHUP"),
+                (SignalKind::interrupt(), "SIGINT"),
+            ]
+            .into_iter()
+            .filter_map(|(k, name)| signal(k).ok().map(|s| (s, name)))
+            .collect();
+            Signals { streams }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    async fn next(&mut self) -> String {
+        #[cfg(unix)]
+        {
+            if self.streams.is_empty() {
+                return std::future::pending().await;
+            }
+            let futs = self.streams.iter_mut().map(|(s, name)| {
+                let name = *name;
+                Box::pin(async move {
+                    s.recv().await;
+                    name
+                })
+            });
+            let (name, _, _) = futures_util::future::select_all(futs).await;
+            name.to_owned()
+        }
+        #[cfg(not(unix))]
+        std::future::pending().await
+    }
+}

@@ -1,0 +1,354 @@
+//! Drawing the view model. Pure: reads a `ViewModel`, writes into a ratatui frame.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Margin, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Row, Table, Wrap};
+
+use super::theme::Theme;
+use super::view::{AlertRow, Bar, Footer, PanelView, SignalLine, TargetRow, ViewModel};
+use crate::app::state::View;
+use crate::signals::Level;
+
+pub const MIN_WIDTH: u16 = 80;
+pub const MIN_HEIGHT: u16 = 24;
+
+pub fn draw(f: &mut Frame, vm: &ViewModel, theme: Theme) {
+    let area = f.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        too_small(f, area);
+        return;
+    }
+    let problems = if vm.problems.is_empty() { 0 } else { vm.problems.len().min(2) as u16 };
+    let [header, problem_area, body, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(problems),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    draw_header(f, header, vm, theme);
+    if problems > 0 {
+        let lines: Vec<Line> = vm.problems.iter().take(2).map(|p| Line::styled(p.clone(), theme.dim())).collect();
+        f.render_widget(Paragraph::new(lines), problem_area);
+    }
+    match vm.view {
+        View::Dashboard => draw_dashboard(f, body, vm, theme),
+        View::Targets => {
+            let notes = vm.notes.len().min(2) as u16;
+            let [n, t] = Layout::vertical([Constraint::Length(notes), Constraint::Min(0)]).areas(body);
+            let lines: Vec<Line> = vm.notes.iter().take(2).map(|x| Line::styled(x.clone(), theme.dim())).collect();
+            f.render_widget(Paragraph::new(lines), n);
+            draw_targets(f, t, &vm.targets, vm.target_sel, theme);
+        }
+    }
+    draw_footer(f, footer, vm, theme);
+    if let Some(d) = &vm.detail {
+        let pane = if area.width >= 120 {
+            Rect { x: area.x + area.width / 2, y: body.y, width: area.width - area.width / 2, height: body.height }
+        } else {
+            body
+        };
+        f.render_widget(Clear, pane);
+        let block = Block::bordered()
+            .border_set(theme.border_set())
+            .title(Line::styled(format!(" {} ", d.title), theme.title()));
+        let width = d.lines.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+        let mut lines: Vec<Line> = d
+            .lines
+            .iter()
+            .map(|(k, v)| Line::from(vec![Span::styled(format!("{k:<width$}  "), theme.dim()), Span::raw(v.clone())]))
+            .collect();
+        lines.push(Line::raw(""));
+        lines.push(Line::styled("a ack · Esc back", theme.dim()));
+        f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), pane);
+    }
+    if let Some(help) = &vm.help {
+        let h = (help.len() as u16 + 4).min(area.height);
+        let w = 64.min(area.width);
+        let pane = Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h };
+        f.render_widget(Clear, pane);
+        let block = Block::bordered().border_set(theme.border_set()).title(Line::styled(" Keys ", theme.title()));
+        let kw = help.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+        let mut lines: Vec<Line> = help
+            .iter()
+            .map(|(k, d)| Line::from(vec![Span::styled(format!("{k:<kw$}  "), theme.title()), Span::raw(*d)]))
+            .collect();
+        lines.push(Line::styled("? or Esc closes this help", theme.dim()));
+        f.render_widget(Paragraph::new(lines).block(block), pane);
+    }
+}
+
+fn too_small(f: &mut Frame, area: Rect) {
+    if area.width == 0 || area.height == 0 {
+        return;
+    }
+    let msg = format!("terminal too small (need {MIN_WIDTH}x{MIN_HEIGHT})");
+    let y = area.y + area.height / 2;
+    f.render_widget(
+        Paragraph::new(msg).wrap(Wrap { trim: true }),
+        Rect { y, height: area.height - (y - area.y), ..area },
+    );
+}
+
+fn draw_header(f: &mut Frame, area: Rect, vm: &ViewModel, theme: Theme) {
+    let h = &vm.header;
+    let mut spans = vec![Span::styled(format!(" {} ", h.title), theme.title())];
+    if !h.environment.is_empty() {
+        let style = if h.production { theme.production() } else { theme.dim() };
+        spans.push(Span::styled(format!("[{}]", h.environment), style));
+        spans.push(Span::raw(" "));
+    }
+    let up_style = if h.total > 0 && h.up < h.total { theme.level(Level::Warn) } else { Style::new() };
+    spans.push(Span::styled(format!("{}/{} up", h.up, h.total), up_style));
+    spans.push(Span::raw(match h.poll_age {
+        Some(s) => format!("{}polled {s}s ago", theme.glyphs().sep),
+        None => format!("{}not polled yet", theme.glyphs().sep),
+    }));
+    for t in &h.tags {
+        spans.push(Span::raw(" "));
+        spans.push(Span::styled(format!(" {t} "), theme.tag()));
+    }
+    let left = Line::from(spans);
+    let clock = format!("{} ", h.clock);
+    let cw = clock.chars().count() as u16;
+    f.render_widget(Paragraph::new(left), Rect { width: area.width.saturating_sub(cw), ..area });
+    if area.width > cw {
+        f.render_widget(Paragraph::new(clock), Rect { x: area.x + area.width - cw, width: cw, ..area });
+    }
+}
+
+fn draw_footer(f: &mut Frame, area: Rect, vm: &ViewModel, theme: Theme) {
+    let line = match &vm.footer {
+        Footer::Message(m) => Line::styled(format!(" {m}"), theme.title()),
+        Footer::Hints(h) => {
+            let mut spans = vec![Span::raw(" ")];
+            for (k, d) in h {
+                spans.push(Span::styled(k.clone(), theme.title()));
+                spans.push(Span::styled(format!(" {d}  "), theme.dim()));
+            }
+            Line::from(spans)
+        }
+    };
+    f.render_widget(Paragraph::new(line), area);
+}
+
+fn draw_dashboard(f: &mut Frame, area: Rect, vm: &ViewModel, theme: Theme) {
+    // Room for the alerts (with a header line), up to a third of the body.
+    let wanted = if vm.alerts.is_empty() { 3 } else { vm.alerts.len() as u16 + 3 };
+    let alerts_h = wanted.clamp(3, (area.height / 3).max(3));
+    let [panels_area, alerts_area] = Layout::vertical([Constraint::Min(0), Constraint::Length(alerts_h)]).areas(area);
+    let n = vm.panels.len().max(1) as u16;
+    let cols = if area.width >= 240 {
+        4
+    } else if area.width >= 160 {
+        3
+    } else {
+        2
+    }
+    .min(n);
+    let rows = n.div_ceil(cols);
+    let row_areas = Layout::vertical(vec![Constraint::Ratio(1, u32::from(rows)); rows as usize]).split(panels_area);
+    for (k, p) in vm.panels.iter().enumerate() {
+        let (r, c) = (k as u16 / cols, k as u16 % cols);
+        // The last row's panels share its width.
+        let in_row = if r == rows - 1 { n - r * cols } else { cols };
+        let col_areas = Layout::horizontal(vec![Constraint::Ratio(1, u32::from(in_row)); in_row as usize])
+            .split(row_areas[r as usize]);
+        draw_panel(f, col_areas[c as usize], p, vm.panel_sel == Some(k), theme);
+    }
+    draw_alerts(f, alerts_area, &vm.alerts, vm.alert_sel, theme);
+}
+
+fn level_word(l: Level) -> String {
+    format!("{:<5}", l.as_str())
+}
+
+fn draw_panel(f: &mut Frame, area: Rect, p: &PanelView, selected: bool, theme: Theme) {
+    let mut block = Block::bordered().border_set(theme.border_set()).title(Line::from(vec![
+        Span::styled(format!(" {} ", p.title), theme.title()),
+        Span::styled(format!(" {} ", p.level.as_str()), theme.level(p.level)),
+        Span::raw(" "),
+    ]));
+    if selected {
+        block = block.border_style(theme.title());
+    }
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    if inner.width == 0 || inner.height == 0 {
+        return;
+    }
+    let w = inner.width as usize;
+    let mut lines: Vec<Line> = p.signals.iter().map(|s| signal_line(s, w, theme)).collect();
+    if let Some(s) = &p.summary {
+        lines.push(Line::styled(s.clone(), theme.dim()));
+    }
+    let room = (inner.height as usize).saturating_sub(lines.len());
+    let label_w = p.bars.iter().map(|b| b.label.chars().count()).max().unwrap_or(0).min(w / 3).max(1);
+    for b in p.bars.iter().take(room) {
+        lines.push(bar_line(b, label_w, w, p.warn_at, p.page_at, theme));
+    }
+    f.render_widget(Paragraph::new(lines), inner);
+}
+
+fn signal_line(s: &SignalLine, width: usize, theme: Theme) -> Line<'static> {
+    let g = theme.glyphs();
+    let mut spans = vec![
+        Span::styled(level_word(s.level), theme.level(s.level)),
+        Span::raw(" "),
+        Span::styled(format!("{:>7}", s.value), theme.title()),
+        Span::raw(" "),
+        Span::raw(s.title.clone()),
+    ];
+    let mut used = 14 + s.title.chars().count();
+    // Thresholds first, then the note (warming up, why there is no value), each if it fits.
+    let extras = [
+        (!s.thresholds.is_empty()).then(|| format!("  {}", s.thresholds.join(g.sep))),
+        s.note.as_ref().map(|n| format!("  ({n})")),
+    ];
+    for extra in extras.into_iter().flatten() {
+        if used + extra.chars().count() <= width {
+            used += extra.chars().count();
+            spans.push(Span::styled(extra, theme.dim()));
+        }
+    }
+    let spark_w = width.saturating_sub(used + 2).min(s.history.len()).min(30);
+    if spark_w >= 6 {
+        let pad = width - used - spark_w;
+        spans.push(Span::raw(" ".repeat(pad)));
+        let spark: String =
+            s.history[s.history.len() - spark_w..].iter().map(|h| h.map_or(" ", |v| g.spark[v as usize])).collect();
+        spans.push(Span::styled(spark, theme.ink(s.level)));
+    }
+    Line::from(spans)
+}
+
+fn bar_line(
+    b: &Bar,
+    label_w: usize,
+    width: usize,
+    warn_at: Option<f64>,
+    page_at: Option<f64>,
+    theme: Theme,
+) -> Line<'static> {
+    let g = theme.glyphs();
+    let value = format!(" {:>7}", b.value);
+    let bar_w = width.saturating_sub(label_w + 1 + value.chars().count());
+    let label: String = b.label.chars().take(label_w).collect();
+    let mut spans = vec![Span::raw(format!("{label:<label_w$} "))];
+    if bar_w >= 4 {
+        let filled = ((b.fill * bar_w as f64).round() as usize).min(bar_w);
+        let mark = |at: Option<f64>| at.map(|a| ((a * bar_w as f64).round() as usize).min(bar_w - 1));
+        let (wm, pm) = (mark(warn_at), mark(page_at));
+        let mut run = String::new();
+        let mut run_style = None;
+        for i in 0..bar_w {
+            let (glyph, style) = if b.over && i == bar_w - 1 {
+                (g.over, theme.ink(b.level))
+            } else if Some(i) == wm || Some(i) == pm {
+                (g.mark, if Some(i) == pm { theme.ink(Level::Page) } else { theme.ink(Level::Warn) })
+            } else if i < filled {
+                (g.fill, theme.ink(b.level))
+            } else {
+                (g.track, theme.dim())
+            };
+            if run_style != Some(style) && !run.is_empty() {
+                spans.push(Span::styled(std::mem::take(&mut run), run_style.unwrap_or_default()));
+            }
+            run_style = Some(style);
+            run.push_str(glyph);
+        }
+        if !run.is_empty() {
+            spans.push(Span::styled(run, run_style.unwrap_or_default()));
+        }
+    }
+    spans.push(Span::styled(value, theme.level(b.level)));
+    Line::from(spans)
+}
+
+fn draw_alerts(f: &mut Frame, area: Rect, alerts: &[AlertRow], sel: Option<usize>, theme: Theme) {
+    let title = format!(" Alerts ({}) ", alerts.iter().filter(|a| a.state != "resolved").count());
+    let mut block = Block::bordered().border_set(theme.border_set()).title(Line::styled(title, theme.title()));
+    if sel.is_some() {
+        block = block.border_style(theme.title());
+    }
+    if alerts.is_empty() {
+        f.render_widget(Paragraph::new(Line::styled("no alerts", theme.dim())).block(block), area);
+        return;
+    }
+    let visible = area.height.saturating_sub(3) as usize;
+    let start = sel.map_or(0, |s| s.saturating_sub(visible.saturating_sub(1)));
+    let rows: Vec<Row> = alerts
+        .iter()
+        .enumerate()
+        .skip(start)
+        .take(visible)
+        .map(|(k, a)| {
+            let row = Row::new(vec![
+                Line::styled(level_word(a.level), theme.level(a.level)),
+                Line::raw(a.signal.clone()),
+                Line::raw(a.labels.clone()),
+                Line::raw(a.state.clone()),
+                Line::raw(a.since.clone()),
+                Line::raw(a.ack.clone()),
+            ]);
+            if sel == Some(k) { row.style(theme.selected()) } else { row }
+        })
+        .collect();
+    let widths = [
+        Constraint::Length(5),
+        Constraint::Length(20),
+        Constraint::Fill(1),
+        Constraint::Length(16),
+        Constraint::Length(7),
+        Constraint::Length(14),
+    ];
+    let header = Row::new(["LEVEL", "SIGNAL", "LABELS", "STATE", "SINCE", "ACK"]).style(theme.dim());
+    f.render_widget(Table::new(rows, widths).header(header).block(block), area);
+}
+
+fn draw_targets(f: &mut Frame, area: Rect, targets: &[TargetRow], sel: usize, theme: Theme) {
+    let up = targets.iter().filter(|t| t.up == Some(true)).count();
+    let title = format!(" Targets: {up} of {} up ", targets.len());
+    let block = Block::bordered().border_set(theme.border_set()).title(Line::styled(title, theme.title()));
+    let visible = area.height.saturating_sub(3) as usize;
+    let start = sel.saturating_sub(visible.saturating_sub(1));
+    let rows: Vec<Row> = targets
+        .iter()
+        .enumerate()
+        .skip(start)
+        .take(visible)
+        .map(|(k, t)| {
+            let (word, level) = match t.up {
+                Some(true) => ("up", Level::Ok),
+                Some(false) => ("DOWN", Level::Page),
+                None => ("…", Level::Unknown),
+            };
+            let row = Row::new(vec![
+                Line::raw(t.source.clone()),
+                Line::raw(t.url.clone()),
+                Line::styled(word, theme.level(level)),
+                Line::raw(t.last.clone()),
+                Line::raw(t.duration.clone()),
+                Line::raw(t.samples.clone()),
+                Line::raw(t.bytes.clone()),
+                Line::raw(t.error.clone()),
+            ]);
+            if k == sel { row.style(theme.selected()) } else { row }
+        })
+        .collect();
+    let widths = [
+        Constraint::Length(10),
+        Constraint::Fill(2),
+        Constraint::Length(4),
+        Constraint::Length(9),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(9),
+        Constraint::Fill(3),
+    ];
+    let header = Row::new(["SOURCE", "URL", "UP", "LAST", "DURATION", "SAMPLES", "BYTES", "ERROR"]).style(theme.dim());
+    let inner = area.inner(Margin { horizontal: 0, vertical: 0 });
+    f.render_widget(Table::new(rows, widths).header(header).block(block), inner);
+}

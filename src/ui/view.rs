@@ -1,0 +1,436 @@
+//! The view model: everything the screen shows, built from the state by a pure function. The
+//! render functions read only this; they never see the store, the engine or a channel.
+
+use crate::app::state::{Focus, State, View};
+use crate::config::{Config, Direction, Signal, Unit};
+use crate::series::Labels;
+use crate::signals::{Level, Outcome, Reading};
+use crate::text::escape_control;
+
+/// The dashboard's panels, in order (DESIGN.md); panels a config adds come after them.
+pub const PANELS: [(&str, &str); 7] = [
+    ("clock-skew", "Clock skew"),
+    ("timeout-cascade", "Timeout cascade"),
+    ("timeout-ratio", "Timeout ratio"),
+    ("idempotency-cache", "Idempotency cache"),
+    ("retry-storm", "Retry storm"),
+    ("latency-delta", "Latency delta"),
+    ("ordering", "Ordering violations"),
+];
+
+/// The hops of the request path, for showing a cascade in path order where the names match.
+const PATH: [&str; 4] = ["gateway", "service-a", "service-b", "database"];
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ViewModel {
+    pub header: Header,
+    pub view: View,
+    pub panels: Vec<PanelView>,
+    pub panel_sel: Option<usize>,
+    pub alerts: Vec<AlertRow>,
+    pub alert_sel: Option<usize>,
+    pub targets: Vec<TargetRow>,
+    pub target_sel: usize,
+    pub detail: Option<Detail>,
+    pub help: Option<Vec<(String, &'static str)>>,
+    pub footer: Footer,
+    pub problems: Vec<String>,
+    /// What nightwatch started itself (the built-in fleet), shown with the targets.
+    pub notes: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Header {
+    pub title: String,
+    pub environment: String,
+    pub production: bool,
+    pub up: usize,
+    pub total: usize,
+    /// Seconds since the newest scrape started.
+    pub poll_age: Option<i64>,
+    pub clock: String,
+    pub tags: Vec<&'static str>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Footer {
+    Hints(Vec<(String, &'static str)>),
+    Message(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PanelView {
+    pub id: String,
+    pub title: String,
+    pub level: Level,
+    pub signals: Vec<SignalLine>,
+    /// The first signal's readings, worst first (or in path order for the cascade).
+    pub bars: Vec<Bar>,
+    /// Where the warn and page thresholds sit on the bars' scale (0..=1).
+    pub warn_at: Option<f64>,
+    pub page_at: Option<f64>,
+    /// "3 of 47 over 100ms".
+    pub summary: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SignalLine {
+    pub title: String,
+    pub level: Level,
+    /// The worst value now, or why there is none.
+    pub value: String,
+    /// "warn 100ms", "page 500ms".
+    pub thresholds: Vec<String>,
+    /// Oldest first; 0..=7, `None` where there was no value.
+    pub history: Vec<Option<u8>>,
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bar {
+    pub label: String,
+    /// 0..=1 of the scale.
+    pub fill: f64,
+    /// Past the end of the scale.
+    pub over: bool,
+    pub level: Level,
+    pub value: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlertRow {
+    pub id: u64,
+    pub level: Level,
+    pub signal: String,
+    pub labels: String,
+    pub state: String,
+    pub since: String,
+    pub ack: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TargetRow {
+    pub source: String,
+    pub url: String,
+    pub up: Option<bool>,
+    pub last: String,
+    pub duration: String,
+    pub samples: String,
+    pub bytes: String,
+    pub error: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Detail {
+    pub title: String,
+    pub lines: Vec<(String, String)>,
+}
+
+/// The panel ids a config fills, in display order.
+pub fn panel_ids(config: &Config) -> Vec<String> {
+    let mut ids: Vec<String> = PANELS
+        .iter()
+        .filter(|(id, _)| config.signals.iter().any(|s| s.panel.as_deref() == Some(*id)))
+        .map(|(id, _)| (*id).to_owned())
+        .collect();
+    for s in &config.signals {
+        let id = s.panel.clone().unwrap_or_else(|| "other".to_owned());
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    ids
+}
+
+fn panel_title(id: &str) -> String {
+    PANELS.iter().find(|(p, _)| *p == id).map_or_else(|| id.replace('-', " "), |(_, t)| (*t).to_owned())
+}
+
+/// `3m12s` for people.
+pub fn age(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// The label values that tell readings apart (not job and instance, unless nothing else does).
+fn short_labels(l: &Labels) -> String {
+    let own: Vec<&str> = l.iter().filter(|(k, _)| *k != "job" && *k != "instance").map(|(_, v)| v).collect();
+    let s = if own.is_empty() { l.get("instance").unwrap_or("-").to_owned() } else { own.join(",") };
+    escape_control(&s).into_owned()
+}
+
+fn worse(a: Level, b: Level) -> Level {
+    if b.verdict_rank() > a.verdict_rank() { b } else { a }
+}
+
+fn thresholds(s: &Signal) -> Vec<String> {
+    let mut parts = Vec::new();
+    let dir = if s.direction == Direction::Below { "below " } else { "" };
+    if let Some(w) = s.warn {
+        parts.push(format!("warn {dir}{}", s.unit.format(w)));
+    }
+    if let Some(p) = s.page {
+        parts.push(format!("page {dir}{}", s.unit.format(p)));
+    }
+    parts
+}
+
+/// The worst first: highest for "above" signals, lowest for "below" ones.
+fn sort_worst_first(readings: &mut [&Reading], direction: Direction) {
+    readings.sort_by(|a, b| match direction {
+        Direction::Above => b.value.total_cmp(&a.value),
+        Direction::Below => a.value.total_cmp(&b.value),
+    });
+}
+
+struct Ctx<'a> {
+    state: &'a State,
+    /// No target has answered lately: what is on screen is old.
+    stale: bool,
+}
+
+fn signal_line(ctx: &Ctx, k: usize, s: &Signal) -> SignalLine {
+    let outcome = ctx.state.outcomes.get(k).and_then(Option::as_ref);
+    let (mut level, value, note) = match outcome {
+        None => (Level::Unknown, "…".to_owned(), Some("waiting for the first evaluation".to_owned())),
+        Some(Outcome::Failed { reason }) => (Level::Unknown, "?".to_owned(), Some(escape_control(reason).into_owned())),
+        Some(o @ Outcome::Values { readings, warming_up }) => match o.worst(s.direction) {
+            Some(r) => (o.level(), s.unit.format(r.value), warming_up.then(|| "warming up".to_owned())),
+            None if readings.is_empty() => (Level::Unknown, "no data".to_owned(), Some("no series match".to_owned())),
+            None => (o.level(), "NaN".to_owned(), None),
+        },
+    };
+    let mut note = note;
+    if ctx.stale {
+        level = Level::Stale;
+        note = Some("no target answers: values are old".to_owned());
+    }
+    let hist = &ctx.state.history[k];
+    let top = hist.iter().copied().filter(|v| v.is_finite()).chain(s.page.or(s.warn)).fold(0.0f64, f64::max);
+    let history = hist
+        .iter()
+        .map(|v| (v.is_finite() && top > 0.0).then(|| ((v.max(0.0) / top) * 7.0).round().clamp(0.0, 7.0) as u8))
+        .collect();
+    SignalLine { title: s.title.clone(), level, value, thresholds: thresholds(s), history, note }
+}
+
+fn bars(ctx: &Ctx, panel: &str, k: usize, s: &Signal) -> (Vec<Bar>, Option<f64>, Option<f64>, Option<String>) {
+    let Some(Outcome::Values { readings, .. }) = ctx.state.outcomes.get(k).and_then(Option::as_ref) else {
+        return (Vec::new(), None, None, None);
+    };
+    let mut rs: Vec<&Reading> = readings.iter().filter(|r| r.value.is_finite()).collect();
+    if rs.is_empty() {
+        return (Vec::new(), None, None, None);
+    }
+    sort_worst_first(&mut rs, s.direction);
+    let labels: Vec<String> = rs.iter().map(|r| short_labels(&r.labels)).collect();
+    let mut order: Vec<usize> = (0..rs.len()).collect();
+    if panel == "timeout-cascade" && labels.iter().all(|l| PATH.contains(&l.as_str())) {
+        order.sort_by_key(|&i| PATH.iter().position(|p| *p == labels[i]));
+    }
+    let max_value = rs.iter().map(|r| r.value.abs()).fold(0.0, f64::max);
+    let threshold_top = s.page.or(s.warn).map(|t| t.abs() * 1.25);
+    let scale = threshold_top.unwrap_or(max_value * 1.1).max(f64::MIN_POSITIVE);
+    let bars = order
+        .iter()
+        .map(|&i| {
+            let r = rs[i];
+            Bar {
+                label: labels[i].clone(),
+                fill: (r.value.abs() / scale).clamp(0.0, 1.0),
+                over: r.value.abs() > scale,
+                level: if ctx.stale { Level::Stale } else { r.level },
+                value: s.unit.format(r.value),
+            }
+        })
+        .collect();
+    let warn_at = s.warn.map(|w| (w.abs() / scale).min(1.0));
+    let page_at = s.page.map(|p| (p.abs() / scale).min(1.0));
+    let summary = s.warn.or(s.page).map(|w| {
+        let past = rs.iter().filter(|r| crate::signals::past(s.direction, r.value, w)).count();
+        let word = if s.direction == Direction::Below { "under" } else { "over" };
+        format!("{past} of {} {word} {}", rs.len(), s.unit.format(w))
+    });
+    (bars, warn_at, page_at, summary)
+}
+
+fn panels(ctx: &Ctx) -> Vec<PanelView> {
+    let config = &ctx.state.config;
+    panel_ids(config)
+        .into_iter()
+        .map(|id| {
+            let members: Vec<(usize, &Signal)> = config
+                .signals
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.panel.as_deref().unwrap_or("other") == id)
+                .collect();
+            let signals: Vec<SignalLine> = members.iter().map(|(k, s)| signal_line(ctx, *k, s)).collect();
+            let level = signals.iter().map(|s| s.level).fold(Level::Ok, worse);
+            let (bars, warn_at, page_at, summary) =
+                members.first().map_or((Vec::new(), None, None, None), |(k, s)| bars(ctx, &id, *k, s));
+            PanelView { title: panel_title(&id), id, level, signals, bars, warn_at, page_at, summary }
+        })
+        .collect()
+}
+
+fn alert_rows(state: &State, now: i64) -> Vec<AlertRow> {
+    state
+        .listed_alerts()
+        .into_iter()
+        .map(|a| {
+            let level = match (a.state, a.severity) {
+                (crate::alerts::State::Resolved, _) => Level::Ok,
+                (_, crate::alerts::Severity::Page) => Level::Page,
+                (_, crate::alerts::Severity::Warn) => Level::Warn,
+            };
+            let mut st = a.state.as_str().to_owned();
+            if a.stale {
+                st.push_str(" (stale)");
+            }
+            let ack = match (&a.ack, state.engine.silenced_by(a, now)) {
+                (_, Some(s)) => format!("silenced: {}", escape_control(&s.comment)),
+                (Some(ack), None) => format!("ack {}", escape_control(&ack.by)),
+                (None, None) => String::new(),
+            };
+            AlertRow {
+                id: a.id,
+                level,
+                signal: a.signal.clone(),
+                labels: short_labels(&a.labels),
+                state: st,
+                since: age(now - a.since),
+                ack,
+            }
+        })
+        .collect()
+}
+
+fn target_rows(state: &State, now: i64) -> Vec<TargetRow> {
+    state
+        .health
+        .values()
+        .map(|h| TargetRow {
+            source: escape_control(&h.source).into_owned(),
+            url: escape_control(&h.url).into_owned(),
+            up: h.up,
+            last: h.last_scrape_ms.map_or_else(|| "never".to_owned(), |t| format!("{} ago", age(now - t))),
+            duration: if h.last_scrape_ms.is_some() {
+                format!("{:.0}ms", h.duration.as_secs_f64() * 1000.0)
+            } else {
+                String::new()
+            },
+            samples: h.samples.to_string(),
+            bytes: Unit::Bytes.format(h.bytes as f64),
+            error: h.error.as_deref().map(|e| escape_control(e).into_owned()).unwrap_or_default(),
+        })
+        .collect()
+}
+
+fn detail(state: &State, id: u64, now: i64) -> Option<Detail> {
+    let a = state.engine.alert(id)?;
+    let signal = state.config.signals.iter().find(|s| s.id == a.signal)?;
+    let mut lines = vec![
+        ("Signal".to_owned(), format!("{} ({})", signal.title, signal.id)),
+        ("Labels".to_owned(), escape_control(&a.labels.to_string()).into_owned()),
+        ("State".to_owned(), format!("{} {} for {}", a.severity.as_str(), a.state.as_str(), age(now - a.since))),
+        ("Value".to_owned(), signal.unit.format(a.value)),
+        ("Thresholds".to_owned(), thresholds(signal).join(", ")),
+        ("Active since".to_owned(), format!("{} ago", age(now - a.active_since))),
+        ("Expression".to_owned(), signal.expr.split_whitespace().collect::<Vec<_>>().join(" ")),
+        ("Runbook".to_owned(), signal.runbook.clone().unwrap_or_else(|| "none".to_owned())),
+    ];
+    if let Some(ack) = &a.ack {
+        lines.push(("Acknowledged".to_owned(), format!("by {} {} ago", escape_control(&ack.by), age(now - ack.at))));
+    }
+    Some(Detail { title: format!("Alert #{}", a.id), lines })
+}
+
+fn clock(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map_or_else(String::new, |t| t.format("%H:%M:%S UTC").to_string())
+}
+
+/// Builds the view model. While frozen, data is shown as of the freeze (the clock runs on).
+pub fn build(state: &State) -> ViewModel {
+    let now = state.now_ms;
+    let ever_answered = state.health.values().any(|h| h.last_scrape_ms.is_some());
+    let stale = ever_answered && !state.health.is_empty() && state.health.values().all(|h| h.up != Some(true));
+    let ctx = Ctx { state, stale };
+    let up = state.health.values().filter(|h| h.up == Some(true)).count();
+    let mut tags = Vec::new();
+    if state.flags.demo {
+        tags.push("DEMO");
+    }
+    if state.flags.read_only {
+        tags.push("READ-ONLY");
+    }
+    if state.flags.dry_run {
+        tags.push("DRY-RUN");
+    }
+    if state.frozen_at.is_some() {
+        tags.push("FROZEN");
+    }
+    let env = state.config.cockpit.environment.clone();
+    let header = Header {
+        title: escape_control(&state.config.cockpit.title).into_owned(),
+        production: matches!(env.to_ascii_lowercase().as_str(), "prod" | "production" | "live"),
+        environment: escape_control(&env).into_owned(),
+        up,
+        total: state.health.len(),
+        poll_age: state.last_poll_ms.map(|t| ((now - t) / 1000).max(0)),
+        clock: clock(now),
+        tags,
+    };
+    let footer = match &state.flash {
+        Some((m, _)) => Footer::Message(m.clone()),
+        None => Footer::Hints(vec![
+            ("?".into(), "help"),
+            ("Tab".into(), "focus"),
+            ("Enter".into(), "open"),
+            ("a".into(), "ack"),
+            ("t".into(), "targets"),
+            ("f".into(), "freeze"),
+            ("q".into(), "quit"),
+        ]),
+    };
+    let problems: Vec<String> = state
+        .source_problems
+        .iter()
+        .map(|(k, p)| {
+            let name = state.config.sources.get(*k).map_or("?", |s| s.name.as_str());
+            escape_control(&format!("source {name}: {p}")).into_owned()
+        })
+        .collect();
+    ViewModel {
+        header,
+        view: state.view,
+        panels: panels(&ctx),
+        panel_sel: (state.focus == Focus::Panels).then_some(state.panel_sel),
+        alerts: alert_rows(state, now),
+        alert_sel: (state.focus == Focus::Alerts).then_some(state.alert_sel),
+        targets: target_rows(state, now),
+        target_sel: state.target_sel,
+        detail: state.detail.and_then(|id| detail(state, id, now)),
+        help: state.help.then(|| state.keys.help()),
+        footer,
+        problems,
+        notes: state.notes.iter().map(|n| escape_control(n).into_owned()).collect(),
+    }
+}
+
+/// The display frozen at `frozen`: its data, with the live header, overlays and footer (the
+/// clock runs on, and keys still answer).
+pub fn freeze(live: ViewModel, frozen: &ViewModel) -> ViewModel {
+    ViewModel {
+        panels: frozen.panels.clone(),
+        alerts: frozen.alerts.clone(),
+        targets: frozen.targets.clone(),
+        problems: frozen.problems.clone(),
+        header: Header { up: frozen.header.up, total: frozen.header.total, ..live.header },
+        ..live
+    }
+}

@@ -1,0 +1,167 @@
+//! The real binary in a real terminal (tmux): the dashboard appears with numbers, a fault
+//! injected with `nightwatch chaos` shows as PAGE on its panel, `a` acks it, `q` quits and the
+//! terminal is restored; a hang-up (the terminal going away) ends the process within 2 s.
+
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::{Child, closed_port, external, wait_listening};
+
+struct Tmux {
+    bin: std::path::PathBuf,
+    socket: String,
+}
+
+impl Tmux {
+    fn cmd(&self, args: &[&str]) -> std::process::Output {
+        Command::new(&self.bin).arg("-L").arg(&self.socket).args(args).output().expect("run tmux")
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "nw"]).stdout).into_owned()
+    }
+
+    fn display(&self, format: &str) -> String {
+        String::from_utf8_lossy(&self.cmd(&["display-message", "-p", "-t", "nw", format]).stdout).trim().to_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "nw"];
+        args.extend_from_slice(keys);
+        self.cmd(&args);
+    }
+
+    /// Waits until the screen satisfies `ok`; fails with the last screen.
+    fn wait_for(&self, what: &str, within: Duration, ok: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if ok(&s) {
+                return s;
+            }
+            assert!(start.elapsed() < within, "timed out waiting for {what}; the screen:\n{s}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]);
+    }
+}
+
+fn start_tmux(name: &str, command: &str) -> Option<Tmux> {
+    let bin = external("tmux", "tmux")?;
+    let t = Tmux { bin, socket: format!("nightwatch-test-{}-{name}", std::process::id()) };
+    // A shell keeps the pane open after the cockpit exits, so its terminal state can be read.
+    let out = t.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "nw",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        &format!("{command}; echo EXITED=$?; sleep 60"),
+    ]);
+    assert!(out.status.success(), "tmux: {}", String::from_utf8_lossy(&out.stderr));
+    Some(t)
+}
+
+fn nightwatch() -> &'static str {
+    env!("CARGO_BIN_EXE_nightwatch")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dashboard_fault_page_ack_quit_restores_the_terminal() {
+    let port = closed_port();
+    let addr = format!("127.0.0.1:{port}");
+    let _sim = Child(
+        Command::new(nightwatch())
+            .args(["sim", "--listen", &addr, "--nodes", "20"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start the fleet"),
+    );
+    wait_listening(([127, 0, 0, 1], port).into(), Duration::from_secs(10)).await;
+    let dir = std::env::temp_dir().join(format!("nightwatch-tty-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!("[[source]]\nname = \"sim\"\nkind = \"scrape\"\ntargets = [\"{addr}\"]\ninterval = \"1s\"\ntimeout = \"1s\"\n"),
+    )
+    .expect("config");
+    let log = dir.join("nightwatch.log");
+    let command = format!(
+        "NIGHTWATCH_LOG_FILE={} USER=e2e {} --config {} --no-bell",
+        log.display(),
+        nightwatch(),
+        config.display()
+    );
+    let Some(tmux) = start_tmux("main", &command) else { return };
+
+    let s = tmux.wait_for("the dashboard with numbers", Duration::from_secs(30), |s| {
+        s.contains("Clock skew") && s.contains("Timeout cascade") && s.contains("1/1 up") && s.contains("ms Clock skew")
+    });
+    for title in ["Timeout ratio", "Idempotency cache", "Retry storm", "Latency delta", "Ordering violations", "Alerts"]
+    {
+        assert!(s.contains(title), "no {title} panel:\n{s}");
+    }
+    assert_eq!(tmux.display("#{alternate_on}"), "1", "the cockpit uses the alternate screen");
+
+    let out = Command::new(nightwatch())
+        .args([
+            "chaos",
+            "--sim",
+            &addr,
+            "network",
+            "delay",
+            "--latency",
+            "500ms",
+            "--from",
+            "service-a",
+            "--to",
+            "service-b",
+        ])
+        .output()
+        .expect("chaos");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    tmux.wait_for("PAGE on the timeout cascade", Duration::from_secs(30), |s| s.contains("Timeout cascade  PAGE"));
+    tmux.wait_for("an alert in the list", Duration::from_secs(30), |s| s.contains("timeout-budget"));
+
+    tmux.keys(&["Tab"]);
+    tmux.keys(&["a"]);
+    tmux.wait_for("the ack", Duration::from_secs(10), |s| s.contains("ack e2e") || s.contains("acknowledged"));
+
+    tmux.keys(&["q"]);
+    tmux.wait_for("the cockpit to exit", Duration::from_secs(5), |s| s.contains("EXITED=0"));
+    assert_eq!(tmux.display("#{alternate_on}"), "0", "the alternate screen was left");
+    assert_eq!(tmux.display("#{cursor_flag}"), "1", "the cursor is shown again");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_hang_up_ends_the_cockpit_within_two_seconds() {
+    let pid_file = std::env::temp_dir().join(format!("nightwatch-tty-pid-{}", std::process::id()));
+    let command = format!("echo $$ > {}; exec {}", pid_file.display(), nightwatch());
+    let command = format!("XDG_CONFIG_HOME=/nonexistent-nightwatch-test sh -c '{command}'");
+    let Some(tmux) = start_tmux("hup", &command) else { return };
+    tmux.wait_for("the dashboard", Duration::from_secs(30), |s| s.contains("Clock skew"));
+    let pid = std::fs::read_to_string(&pid_file).expect("pid").trim().to_owned();
+    let alive = || std::path::Path::new(&format!("/proc/{pid}")).exists();
+    assert!(alive());
+    // Closing the pane closes the pty: the cockpit gets SIGHUP and EOF on its terminal.
+    tmux.cmd(&["kill-session", "-t", "nw"]);
+    let start = Instant::now();
+    while alive() && start.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let gone = !alive();
+    let _ = std::fs::remove_file(&pid_file);
+    assert!(gone, "still running {:?} after the terminal went away", start.elapsed());
+}
