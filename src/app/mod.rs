@@ -58,6 +58,7 @@ pub fn key_of(e: &KeyEvent) -> Option<Key> {
 
 /// Runs the cockpit until the user quits; returns the exit code.
 pub fn run(config_path: Option<&Path>, opts: &Options) -> i32 {
+    let started = std::time::Instant::now();
     let mut config = match Config::load(config_path) {
         Ok(c) => c,
         Err(e) => {
@@ -110,7 +111,7 @@ pub fn run(config_path: Option<&Path>, opts: &Options) -> i32 {
         };
         let mut state = State::new(config, flags, now_ms());
         state.notes = embedded.notes.clone();
-        let code = event_loop(state, rx, theme).await;
+        let code = event_loop(state, rx, theme, started).await;
         drop(intake);
         drop(embedded);
         code
@@ -121,7 +122,9 @@ async fn event_loop(
     mut state: State,
     mut intake: mpsc::Receiver<crate::intake::scheduler::IntakeMsg>,
     theme: Theme,
+    started: std::time::Instant,
 ) -> i32 {
+    let mut first_full_frame = true;
     let mut terminal = match ratatui::try_init() {
         Ok(t) => t,
         Err(e) => {
@@ -194,6 +197,11 @@ async fn event_loop(
                 tracing::warn!("draw failed: {e}");
                 code = 1;
                 break;
+            }
+            // The first frame with every panel filled (after the first evaluation with data).
+            if first_full_frame && state.outcomes.iter().all(Option::is_some) && state.last_poll_ms.is_some() {
+                first_full_frame = false;
+                tracing::info!(ms = started.elapsed().as_secs_f64() * 1000.0, "first full frame");
             }
         }
     }

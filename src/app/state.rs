@@ -304,7 +304,7 @@ impl State {
         };
     }
 
-    fn intake(&mut self, m: IntakeMsg) {
+    fn intake(&mut self, m: IntakeMsg, effects: &mut Vec<Effect>) {
         match m {
             IntakeMsg::TargetsChanged { source, added, removed } => {
                 let name = self.config.sources.get(source).map_or("", |s| s.name.as_str()).to_owned();
@@ -329,9 +329,14 @@ impl State {
                 self.dirty = true;
             }
             IntakeMsg::Scraped(d) => {
+                let first_data = self.last_poll_ms.is_none();
                 self.ingest(d);
                 if self.view == View::Targets {
                     self.dirty = true;
+                }
+                // The first data in: evaluate now rather than at the next refresh.
+                if first_data {
+                    self.evaluate(effects);
                 }
             }
         }
@@ -352,7 +357,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             state.size = (w, h);
             state.dirty = true;
         }
-        Msg::Intake(m) => state.intake(m),
+        Msg::Intake(m) => state.intake(m, &mut effects),
         Msg::Queried { signal, at_ms, outcome } => {
             // An answer older than the last one shown is dropped.
             if signal < state.outcomes.len() && state.last_eval_ms.is_none_or(|t| at_ms >= t) {

@@ -1,5 +1,6 @@
-//! Polling many targets: one task per target, started at an offset inside its interval so that
-//! targets spread out, bounded by a shared semaphore; file_sd files re-read when they change.
+//! Polling many targets: one task per target, scraped once at start and then at an offset inside
+//! its interval so that targets spread out, bounded by a shared semaphore; file_sd files re-read
+//! when they change.
 //! One slow or hanging target only ever delays itself. Results go out as [`IntakeMsg`]s.
 
 use std::collections::{BTreeMap, HashMap};
@@ -207,11 +208,18 @@ fn offset(url: &str, interval: Duration) -> Duration {
 }
 
 async fn run_target(ctx: SourceCtx, target: Target) {
-    let start = tokio::time::Instant::now() + offset(target.spec.url.as_str(), ctx.interval);
+    // The first scrape at once (bounded by the semaphore like every other), so that a cockpit
+    // shows data as soon as it can; then at the target's stable offset inside each interval.
+    let now = tokio::time::Instant::now();
+    let start = now + offset(target.spec.url.as_str(), ctx.interval);
     let mut ticker = tokio::time::interval_at(start, ctx.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut first = Some(now);
     loop {
-        let scheduled = ticker.tick().await;
+        let scheduled = match first.take() {
+            Some(t) => t,
+            None => ticker.tick().await,
+        };
         let Ok(permit) = ctx.permits.acquire().await else { return };
         let lag = tokio::time::Instant::now().saturating_duration_since(scheduled);
         let started_ms = now_ms();
