@@ -8,6 +8,7 @@ pub enum Key {
     Ctrl(char),
     Enter,
     Esc,
+    Backspace,
     Tab,
     BackTab,
     Up,
@@ -26,6 +27,7 @@ impl Key {
             Key::Ctrl(c) => format!("ctrl-{c}"),
             Key::Enter => "Enter".into(),
             Key::Esc => "Esc".into(),
+            Key::Backspace => "Backspace".into(),
             Key::Tab => "Tab".into(),
             Key::BackTab => "shift-Tab".into(),
             Key::Up => "↑".into(),
@@ -53,6 +55,9 @@ pub enum Action {
     Ack,
     Freeze,
     Targets,
+    Silence,
+    Filter,
+    Palette,
     Back,
 }
 
@@ -71,6 +76,9 @@ impl Action {
             Action::Ack => "acknowledge the selected alert",
             Action::Freeze => "freeze or unfreeze the display (polling goes on)",
             Action::Targets => "show or hide the targets view",
+            Action::Silence => "silence the selected alert (duration and a comment)",
+            Action::Filter => "filter alerts and targets by text",
+            Action::Palette => "command palette (ack, silence 1h why, filter x, targets, quit)",
             Action::Back => "back: close the overlay, pane or view",
         }
     }
@@ -102,6 +110,9 @@ impl Default for KeyMap {
             (Key::Char('a'), Ack),
             (Key::Char('f'), Freeze),
             (Key::Char('t'), Targets),
+            (Key::Char('s'), Silence),
+            (Key::Char('/'), Filter),
+            (Key::Char(':'), Palette),
             (Key::Esc, Back),
         ];
         KeyMap { bindings }
@@ -147,6 +158,9 @@ mod tests {
             Action::Ack,
             Action::Freeze,
             Action::Targets,
+            Action::Silence,
+            Action::Filter,
+            Action::Palette,
             Action::Back,
         ] {
             assert!(help.iter().any(|(_, d)| *d == a.describe()), "{a:?} is missing from the help");

@@ -56,6 +56,25 @@ pub enum Focus {
     Alerts,
 }
 
+/// What a line of input at the bottom of the screen is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PromptKind {
+    /// `/`: filters as you type.
+    Filter,
+    /// `s`: "DURATION COMMENT" for the alert.
+    Silence { alert: u64 },
+    /// `:`: a command.
+    Command,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prompt {
+    pub kind: PromptKind,
+    pub text: String,
+    /// Why the last submission was refused.
+    pub error: Option<String>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum View {
     Dashboard,
@@ -104,6 +123,10 @@ pub struct State {
     /// The time the display was frozen at; the view model is built as of then.
     pub frozen_at: Option<i64>,
     pub flash: Option<(String, i64)>,
+    /// A line being typed (filter, silence, command).
+    pub prompt: Option<Prompt>,
+    /// Alerts and targets shown only where this text appears (case-insensitive).
+    pub filter: String,
     /// Something on screen changed since the last draw.
     pub dirty: bool,
     pub notes: Vec<String>,
@@ -141,6 +164,8 @@ impl State {
             help: false,
             frozen_at: None,
             flash: None,
+            prompt: None,
+            filter: String::new(),
             dirty: true,
             notes: Vec::new(),
         }
@@ -149,9 +174,33 @@ impl State {
     /// The alerts the list shows, in its order: active before resolved, PAGE before WARN,
     /// newest first.
     pub fn listed_alerts(&self) -> Vec<&crate::alerts::Alert> {
-        let mut v: Vec<_> = self.engine.alerts().iter().collect();
+        let needle = self.filter.to_lowercase();
+        let mut v: Vec<_> = self
+            .engine
+            .alerts()
+            .iter()
+            .filter(|a| {
+                needle.is_empty()
+                    || a.signal.to_lowercase().contains(&needle)
+                    || a.labels.to_string().to_lowercase().contains(&needle)
+            })
+            .collect();
         v.sort_by_key(|a| (!a.is_active(), std::cmp::Reverse(a.severity), std::cmp::Reverse(a.since), a.id));
         v
+    }
+
+    /// The targets the targets view shows, under the filter.
+    pub fn listed_targets(&self) -> Vec<&TargetHealth> {
+        let needle = self.filter.to_lowercase();
+        self.health
+            .values()
+            .filter(|h| {
+                needle.is_empty()
+                    || h.url.to_lowercase().contains(&needle)
+                    || h.source.to_lowercase().contains(&needle)
+                    || h.error.as_deref().is_some_and(|e| e.to_lowercase().contains(&needle))
+            })
+            .collect()
     }
 
     fn flash(&mut self, msg: impl Into<String>) {
@@ -217,6 +266,10 @@ impl State {
     }
 
     fn key(&mut self, key: Key, effects: &mut Vec<Effect>) {
+        if self.prompt.is_some() {
+            self.prompt_key(key, effects);
+            return;
+        }
         let Some(action) = self.keys.action(key) else { return };
         self.dirty = true;
         // The help overlay takes every key but its own, quit and Esc.
@@ -266,22 +319,154 @@ impl State {
                 self.view = if self.view == View::Targets { View::Dashboard } else { View::Targets };
                 self.detail = None;
             }
+            Action::Silence => match self.selected_alert() {
+                Some(alert) => self.open_prompt(PromptKind::Silence { alert }, ""),
+                None => self.flash("select an alert to silence (Tab to the alerts list)"),
+            },
+            Action::Filter => {
+                let current = self.filter.clone();
+                self.open_prompt(PromptKind::Filter, &current);
+            }
+            Action::Palette => self.open_prompt(PromptKind::Command, ""),
         }
     }
 
-    fn ack(&mut self) {
-        let target = match self.detail {
+    fn open_prompt(&mut self, kind: PromptKind, text: &str) {
+        self.prompt = Some(Prompt { kind, text: text.to_owned(), error: None });
+    }
+
+    /// The alert a command acts on: the open one, else the selected one in the alerts list.
+    fn selected_alert(&self) -> Option<u64> {
+        match self.detail {
             Some(id) => Some(id),
             None if self.focus == Focus::Alerts && self.view == View::Dashboard => {
                 self.listed_alerts().get(self.alert_sel).map(|a| a.id)
             }
             None => None,
-        };
-        let Some(id) = target else {
+        }
+    }
+
+    fn prompt_key(&mut self, key: Key, effects: &mut Vec<Effect>) {
+        let Some(p) = self.prompt.as_mut() else { return };
+        self.dirty = true;
+        match key {
+            Key::Ctrl('c') => effects.push(Effect::Quit),
+            Key::Esc => {
+                if p.kind == PromptKind::Filter {
+                    self.filter.clear();
+                }
+                self.prompt = None;
+            }
+            Key::Backspace => {
+                p.text.pop();
+                p.error = None;
+            }
+            Key::Char(c) if p.text.chars().count() < 200 && !c.is_control() => {
+                p.text.push(c);
+                p.error = None;
+            }
+            Key::Enter => {
+                let (kind, text) = (p.kind.clone(), p.text.clone());
+                match self.submit(&kind, &text, effects) {
+                    Ok(()) => {
+                        if self.prompt.as_ref().is_some_and(|q| q.kind == kind) {
+                            self.prompt = None;
+                        }
+                    }
+                    Err(e) => {
+                        if let Some(p) = self.prompt.as_mut() {
+                            p.error = Some(e);
+                        }
+                    }
+                }
+                return;
+            }
+            _ => {}
+        }
+        // The filter follows the text as it is typed.
+        if let Some(p) = &self.prompt
+            && p.kind == PromptKind::Filter
+        {
+            self.filter = p.text.trim().to_owned();
+            self.alert_sel = 0;
+            self.target_sel = 0;
+        }
+    }
+
+    fn submit(&mut self, kind: &PromptKind, text: &str, effects: &mut Vec<Effect>) -> Result<(), String> {
+        match kind {
+            PromptKind::Filter => {
+                self.filter = text.trim().to_owned();
+                Ok(())
+            }
+            PromptKind::Silence { alert } => self.silence(*alert, text),
+            PromptKind::Command => self.command(text, effects),
+        }
+    }
+
+    /// "DURATION COMMENT": silences the alert's signal and label set.
+    fn silence(&mut self, alert: u64, text: &str) -> Result<(), String> {
+        let text = text.trim();
+        let (dur, comment) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+        let d = crate::config::units::parse_duration(dur)
+            .map_err(|e| format!("{e} (type e.g. \"1h waiting on the PSP\")"))?;
+        if comment.trim().is_empty() {
+            return Err("a silence needs a comment saying why, after the duration".into());
+        }
+        let a = self.engine.alert(alert).ok_or_else(|| format!("alert #{alert} is gone"))?;
+        let mut matchers =
+            vec![promql_parser::label::Matcher::new(promql_parser::label::MatchOp::Equal, "signal", &a.signal)];
+        for (k, v) in a.labels.iter() {
+            matchers.push(promql_parser::label::Matcher::new(promql_parser::label::MatchOp::Equal, k, v));
+        }
+        let what = format!("{} {}", a.signal, a.labels);
+        let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        let by = self.user();
+        self.engine
+            .silence(matchers, comment, &by, self.now_ms, self.now_ms.saturating_add(ms))
+            .map_err(|e| e.to_string())?;
+        self.flash(format!("silenced {what} for {}", crate::config::units::format_duration(d)));
+        Ok(())
+    }
+
+    fn user(&self) -> String {
+        if self.flags.user.is_empty() { "operator".to_owned() } else { self.flags.user.clone() }
+    }
+
+    /// The command palette: the same actions as the keys, by name.
+    fn command(&mut self, text: &str, effects: &mut Vec<Effect>) -> Result<(), String> {
+        let text = text.trim();
+        let (cmd, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+        match cmd {
+            "q" | "quit" => effects.push(Effect::Quit),
+            "ack" => self.ack(),
+            "silence" => {
+                let alert = self.selected_alert().ok_or("select an alert first (Tab to the alerts list)")?;
+                self.silence(alert, rest)?;
+            }
+            "filter" => self.filter = rest.trim().to_owned(),
+            "targets" => self.view = View::Targets,
+            "dashboard" => self.view = View::Dashboard,
+            "freeze" => self.frozen_at = Some(self.now_ms),
+            "unfreeze" => self.frozen_at = None,
+            "help" => self.help = true,
+            "" => {}
+            other => {
+                return Err(format!(
+                    "unknown command {:?}: ack, silence DURATION COMMENT, filter TEXT, targets, dashboard, freeze, unfreeze, help, quit",
+                    crate::text::escape_control(other)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn ack(&mut self) {
+        let Some(id) = self.selected_alert() else {
             self.flash("select an alert to acknowledge (Tab to the alerts list)");
             return;
         };
-        let user = if self.flags.user.is_empty() { "operator".to_owned() } else { self.flags.user.clone() };
+        let user = self.user();
         let msg = match self.engine.ack(id, &user, self.now_ms) {
             Ok(a) => format!("acknowledged {} {}", a.signal, a.labels),
             Err(e) => e,
@@ -290,9 +475,11 @@ impl State {
     }
 
     fn move_selection(&mut self, action: Action) {
+        let alerts = self.listed_alerts().len();
+        let targets = self.listed_targets().len();
         let (sel, len) = match (self.view, self.focus) {
-            (View::Targets, _) => (&mut self.target_sel, self.health.len()),
-            (View::Dashboard, Focus::Alerts) => (&mut self.alert_sel, self.engine.alerts().len()),
+            (View::Targets, _) => (&mut self.target_sel, targets),
+            (View::Dashboard, Focus::Alerts) => (&mut self.alert_sel, alerts),
             (View::Dashboard, Focus::Panels) => (&mut self.panel_sel, panel_count(&self.config)),
         };
         let last = len.saturating_sub(1);
@@ -515,6 +702,85 @@ mod tests {
         press(&mut s, Key::Char('t'));
         press(&mut s, Key::Char('t'));
         assert_eq!(s.view, View::Dashboard);
+    }
+
+    fn typed(s: &mut State, text: &str) {
+        for c in text.chars() {
+            press(s, Key::Char(c));
+        }
+    }
+
+    #[test]
+    fn s_silences_the_selected_alert_with_a_duration_and_a_required_comment() {
+        let mut s = state();
+        press(&mut s, Key::Char('s'));
+        assert!(s.prompt.is_none(), "nothing selected");
+        press(&mut s, Key::Tab);
+        press(&mut s, Key::Char('s'));
+        assert!(matches!(s.prompt.as_ref().map(|p| &p.kind), Some(PromptKind::Silence { .. })));
+        typed(&mut s, "1h");
+        press(&mut s, Key::Enter);
+        let err = s.prompt.as_ref().and_then(|p| p.error.clone()).unwrap_or_default();
+        assert!(err.contains("needs a comment"), "{err}");
+        assert!(s.engine.silences().is_empty());
+        typed(&mut s, " waiting on NTP fix");
+        press(&mut s, Key::Enter);
+        assert!(s.prompt.is_none());
+        let sil = &s.engine.silences()[0];
+        assert_eq!(
+            (sil.comment.as_str(), sil.by.as_str(), sil.ends - sil.starts),
+            ("waiting on NTP fix", "ana", 3_600_000)
+        );
+        let page = s.listed_alerts()[0];
+        assert!(s.engine.silenced_by(page, T).is_some(), "the selected alert is silenced");
+        assert_eq!(s.engine.alerts().iter().filter(|a| s.engine.silenced_by(a, T).is_some()).count(), 1, "only it");
+    }
+
+    #[test]
+    fn a_bad_duration_is_refused_in_the_prompt_and_esc_cancels() {
+        let mut s = state();
+        press(&mut s, Key::Tab);
+        press(&mut s, Key::Char('s'));
+        typed(&mut s, "soon because");
+        press(&mut s, Key::Enter);
+        assert!(s.prompt.as_ref().and_then(|p| p.error.as_ref()).is_some_and(|e| e.contains("soon")));
+        press(&mut s, Key::Backspace);
+        assert!(s.prompt.as_ref().is_some_and(|p| p.error.is_none() && p.text == "soon becaus"));
+        press(&mut s, Key::Esc);
+        assert!(s.prompt.is_none() && s.engine.silences().is_empty());
+        press(&mut s, Key::Char('q'));
+    }
+
+    #[test]
+    fn slash_filters_alerts_as_you_type_and_esc_clears_it() {
+        let mut s = state();
+        press(&mut s, Key::Char('/'));
+        typed(&mut s, "node-17");
+        assert_eq!(s.listed_alerts().len(), 1, "filtered while typing");
+        press(&mut s, Key::Enter);
+        assert_eq!(s.filter, "node-17");
+        assert_eq!(s.listed_alerts().len(), 1, "kept after Enter");
+        press(&mut s, Key::Char('/'));
+        press(&mut s, Key::Esc);
+        assert_eq!(s.filter, "");
+        assert_eq!(s.listed_alerts().len(), 2);
+    }
+
+    #[test]
+    fn the_palette_runs_commands_by_name() {
+        let mut s = state();
+        press(&mut s, Key::Char(':'));
+        typed(&mut s, "targets");
+        press(&mut s, Key::Enter);
+        assert_eq!(s.view, View::Targets);
+        press(&mut s, Key::Char(':'));
+        typed(&mut s, "frobnicate");
+        press(&mut s, Key::Enter);
+        assert!(s.prompt.as_ref().and_then(|p| p.error.as_ref()).is_some_and(|e| e.contains("unknown command")));
+        press(&mut s, Key::Esc);
+        press(&mut s, Key::Char(':'));
+        typed(&mut s, "quit");
+        assert_eq!(press(&mut s, Key::Enter), vec![Effect::Quit]);
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub fn draw(f: &mut Frame, vm: &ViewModel, theme: Theme) {
             let [n, t] = Layout::vertical([Constraint::Length(notes), Constraint::Min(0)]).areas(body);
             let lines: Vec<Line> = vm.notes.iter().take(2).map(|x| Line::styled(x.clone(), theme.dim())).collect();
             f.render_widget(Paragraph::new(lines), n);
-            draw_targets(f, t, &vm.targets, vm.target_sel, theme);
+            draw_targets(f, t, &vm.targets, vm.target_sel, vm.filter.as_deref(), theme);
         }
     }
     draw_footer(f, footer, vm, theme);
@@ -66,7 +66,7 @@ pub fn draw(f: &mut Frame, vm: &ViewModel, theme: Theme) {
     }
     if let Some(help) = &vm.help {
         let h = (help.len() as u16 + 4).min(area.height);
-        let w = 64.min(area.width);
+        let w = 80.min(area.width);
         let pane = Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h };
         f.render_widget(Clear, pane);
         let block = Block::bordered().border_set(theme.border_set()).title(Line::styled(" Keys ", theme.title()));
@@ -122,6 +122,14 @@ fn draw_header(f: &mut Frame, area: Rect, vm: &ViewModel, theme: Theme) {
 fn draw_footer(f: &mut Frame, area: Rect, vm: &ViewModel, theme: Theme) {
     let line = match &vm.footer {
         Footer::Message(m) => Line::styled(format!(" {m}"), theme.title()),
+        Footer::Prompt { label, text, error } => {
+            let mut spans = vec![Span::styled(format!(" {label}"), theme.title()), Span::raw(text.clone())];
+            spans.push(Span::styled(if theme.ascii { "_" } else { "▏" }, theme.title()));
+            if let Some(e) = error {
+                spans.push(Span::styled(format!("  {e}"), theme.level(Level::Warn)));
+            }
+            Line::from(spans)
+        }
         Footer::Hints(h) => {
             let mut spans = vec![Span::raw(" ")];
             for (k, d) in h {
@@ -158,7 +166,7 @@ fn draw_dashboard(f: &mut Frame, area: Rect, vm: &ViewModel, theme: Theme) {
             .split(row_areas[r as usize]);
         draw_panel(f, col_areas[c as usize], p, vm.panel_sel == Some(k), theme);
     }
-    draw_alerts(f, alerts_area, &vm.alerts, vm.alert_sel, theme);
+    draw_alerts(f, alerts_area, &vm.alerts, vm.alert_sel, vm.filter.as_deref(), theme);
 }
 
 fn level_word(l: Level) -> String {
@@ -267,8 +275,12 @@ fn bar_line(
     Line::from(spans)
 }
 
-fn draw_alerts(f: &mut Frame, area: Rect, alerts: &[AlertRow], sel: Option<usize>, theme: Theme) {
-    let title = format!(" Alerts ({}) ", alerts.iter().filter(|a| a.state != "resolved").count());
+fn draw_alerts(f: &mut Frame, area: Rect, alerts: &[AlertRow], sel: Option<usize>, filter: Option<&str>, theme: Theme) {
+    let active = alerts.iter().filter(|a| a.state != "resolved").count();
+    let title = match filter {
+        Some(x) => format!(" Alerts ({active}) matching {x:?} "),
+        None => format!(" Alerts ({active}) "),
+    };
     let mut block = Block::bordered().border_set(theme.border_set()).title(Line::styled(title, theme.title()));
     if sel.is_some() {
         block = block.border_style(theme.title());
@@ -308,9 +320,12 @@ fn draw_alerts(f: &mut Frame, area: Rect, alerts: &[AlertRow], sel: Option<usize
     f.render_widget(Table::new(rows, widths).header(header).block(block), area);
 }
 
-fn draw_targets(f: &mut Frame, area: Rect, targets: &[TargetRow], sel: usize, theme: Theme) {
+fn draw_targets(f: &mut Frame, area: Rect, targets: &[TargetRow], sel: usize, filter: Option<&str>, theme: Theme) {
     let up = targets.iter().filter(|t| t.up == Some(true)).count();
-    let title = format!(" Targets: {up} of {} up ", targets.len());
+    let title = match filter {
+        Some(x) => format!(" Targets: {up} of {} up, matching {x:?} ", targets.len()),
+        None => format!(" Targets: {up} of {} up ", targets.len()),
+    };
     let block = Block::bordered().border_set(theme.border_set()).title(Line::styled(title, theme.title()));
     let visible = area.height.saturating_sub(3) as usize;
     let start = sel.saturating_sub(visible.saturating_sub(1));

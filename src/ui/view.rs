@@ -1,7 +1,7 @@
 //! The view model: everything the screen shows, built from the state by a pure function. The
 //! render functions read only this; they never see the store, the engine or a channel.
 
-use crate::app::state::{Focus, State, View};
+use crate::app::state::{Focus, PromptKind, State, View};
 use crate::config::{Config, Direction, Signal, Unit};
 use crate::series::Labels;
 use crate::signals::{Level, Outcome, Reading};
@@ -37,6 +37,8 @@ pub struct ViewModel {
     pub problems: Vec<String>,
     /// What nightwatch started itself (the built-in fleet), shown with the targets.
     pub notes: Vec<String>,
+    /// The filter in effect, if any.
+    pub filter: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -56,6 +58,7 @@ pub struct Header {
 pub enum Footer {
     Hints(Vec<(String, &'static str)>),
     Message(String),
+    Prompt { label: String, text: String, error: Option<String> },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -312,8 +315,8 @@ fn alert_rows(state: &State, now: i64) -> Vec<AlertRow> {
 
 fn target_rows(state: &State, now: i64) -> Vec<TargetRow> {
     state
-        .health
-        .values()
+        .listed_targets()
+        .into_iter()
         .map(|h| TargetRow {
             source: escape_control(&h.source).into_owned(),
             url: escape_control(&h.url).into_owned(),
@@ -385,15 +388,27 @@ pub fn build(state: &State) -> ViewModel {
         clock: clock(now),
         tags,
     };
-    let footer = match &state.flash {
-        Some((m, _)) => Footer::Message(m.clone()),
-        None => Footer::Hints(vec![
+    let footer = match (&state.prompt, &state.flash) {
+        (Some(p), _) => {
+            let label = match &p.kind {
+                PromptKind::Filter => "filter: ".to_owned(),
+                PromptKind::Command => ":".to_owned(),
+                PromptKind::Silence { alert } => {
+                    let what = state.engine.alert(*alert).map_or_else(String::new, |a| short_labels(&a.labels));
+                    format!("silence {what} for (DURATION COMMENT, e.g. 1h waiting on the PSP): ")
+                }
+            };
+            Footer::Prompt { label, text: escape_control(&p.text).into_owned(), error: p.error.clone() }
+        }
+        (None, Some((m, _))) => Footer::Message(m.clone()),
+        (None, None) => Footer::Hints(vec![
             ("?".into(), "help"),
             ("Tab".into(), "focus"),
             ("Enter".into(), "open"),
             ("a".into(), "ack"),
+            ("s".into(), "silence"),
+            ("/".into(), "filter"),
             ("t".into(), "targets"),
-            ("f".into(), "freeze"),
             ("q".into(), "quit"),
         ]),
     };
@@ -419,6 +434,7 @@ pub fn build(state: &State) -> ViewModel {
         footer,
         problems,
         notes: state.notes.iter().map(|n| escape_control(n).into_owned()).collect(),
+        filter: (!state.filter.is_empty()).then(|| escape_control(&state.filter).into_owned()),
     }
 }
 
