@@ -20,6 +20,45 @@ pub enum Key {
 }
 
 impl Key {
+    /// A key as the config writes it: `q`, `G`, `?`, `ctrl-c`, `Enter`, `Esc`, `Tab`,
+    /// `shift-Tab`, `Up`, `Down`, `Home`, `End`, `PgUp`, `PgDn`, `Backspace`, `space`.
+    pub fn parse(s: &str) -> Result<Key, String> {
+        let named = match s {
+            "Enter" | "enter" => Some(Key::Enter),
+            "Esc" | "esc" | "Escape" => Some(Key::Esc),
+            "Tab" | "tab" => Some(Key::Tab),
+            "shift-Tab" | "shift-tab" | "BackTab" => Some(Key::BackTab),
+            "Up" | "up" | "↑" => Some(Key::Up),
+            "Down" | "down" | "↓" => Some(Key::Down),
+            "Home" | "home" => Some(Key::Home),
+            "End" | "end" => Some(Key::End),
+            "PgUp" | "PageUp" => Some(Key::PageUp),
+            "PgDn" | "PageDown" => Some(Key::PageDown),
+            "Backspace" | "backspace" => Some(Key::Backspace),
+            "space" => Some(Key::Char(' ')),
+            _ => None,
+        };
+        if let Some(k) = named {
+            return Ok(k);
+        }
+        if let Some(c) = s.strip_prefix("ctrl-") {
+            let mut cs = c.chars();
+            if let (Some(c), None) = (cs.next(), cs.next())
+                && c.is_ascii_alphabetic()
+            {
+                return Ok(Key::Ctrl(c.to_ascii_lowercase()));
+            }
+        }
+        let mut cs = s.chars();
+        match (cs.next(), cs.next()) {
+            (Some(c), None) if !c.is_control() => Ok(Key::Char(c)),
+            _ => Err(format!(
+                "unknown key {s:?}: use a character (\"q\", \"G\", \"?\"), ctrl-x, Enter, Esc, Tab, shift-Tab, Up, Down, \
+                 Home, End, PgUp, PgDn, Backspace or space"
+            )),
+        }
+    }
+
     pub fn label(self) -> String {
         match self {
             Key::Char(' ') => "space".into(),
@@ -62,6 +101,28 @@ pub enum Action {
 }
 
 impl Action {
+    /// The action's name in `[keys]`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Help => "help",
+            Action::Quit => "quit",
+            Action::FocusNext => "focus-next",
+            Action::FocusPrev => "focus-prev",
+            Action::Down => "down",
+            Action::Up => "up",
+            Action::Top => "top",
+            Action::Bottom => "bottom",
+            Action::Open => "open",
+            Action::Ack => "ack",
+            Action::Freeze => "freeze",
+            Action::Targets => "targets",
+            Action::Silence => "silence",
+            Action::Filter => "filter",
+            Action::Palette => "palette",
+            Action::Back => "back",
+        }
+    }
+
     pub fn describe(self) -> &'static str {
         match self {
             Action::Help => "show or hide this help",
@@ -120,6 +181,27 @@ impl Default for KeyMap {
 }
 
 impl KeyMap {
+    /// The defaults with the keys of some actions replaced (`[keys]` in the config).
+    pub fn with_overrides(overrides: &[(Action, Vec<Key>)]) -> KeyMap {
+        let mut map = KeyMap::default();
+        for (action, keys) in overrides {
+            let at = map.bindings.iter().position(|(_, a)| a == action).unwrap_or(map.bindings.len());
+            map.bindings.retain(|(_, a)| a != action);
+            let at = at.min(map.bindings.len());
+            for (k, key) in keys.iter().enumerate() {
+                map.bindings.insert(at + k, (*key, *action));
+            }
+        }
+        map
+    }
+
+    /// Every action `key` is bound to (more than one is a config error).
+    pub fn actions_of(&self, key: Key) -> Vec<Action> {
+        let mut v: Vec<Action> = self.bindings.iter().filter(|(k, _)| *k == key).map(|(_, a)| *a).collect();
+        v.dedup();
+        v
+    }
+
     pub fn action(&self, key: Key) -> Option<Action> {
         self.bindings.iter().find(|(k, _)| *k == key).map(|(_, a)| *a)
     }

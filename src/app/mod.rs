@@ -97,7 +97,7 @@ pub fn run(config_path: Option<&Path>, opts: &Options) -> i32 {
             read_only: opts.read_only,
             dry_run: opts.dry_run,
             demo,
-            bell: !opts.no_bell,
+            bell: !opts.no_bell && config.cockpit.bell,
             user: std::env::var("USER").unwrap_or_default(),
         };
         let local: Vec<_> = config.signals.iter().filter(|s| s.evaluation == Evaluation::Local).collect();

@@ -138,10 +138,11 @@ impl State {
         let store = Store::with_retention(config.retention_policy(), config.cockpit.max_series);
         let history_ms = i64::try_from(config.cockpit.history.as_millis()).unwrap_or(i64::MAX);
         let engine = Engine::new(config.cockpit.max_alerts_per_signal, history_ms);
+        let keys = KeyMap::with_overrides(&config.cockpit.keys);
         State {
             config,
             flags,
-            keys: KeyMap::default(),
+            keys,
             store,
             targets: HashMap::new(),
             health: BTreeMap::new(),

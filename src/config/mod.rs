@@ -16,8 +16,10 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use raw::{RawBasicAuth, RawCockpit, RawFile, RawSignal, RawSource, Threshold};
+use raw::{RawBasicAuth, RawCockpit, RawFile, RawKeyList, RawKeys, RawSignal, RawSource, Threshold};
 use reqwest::Url;
+
+use crate::app::keys::{Action, Key, KeyMap};
 use toml::Spanned;
 
 use crate::intake::exposition::ValueRules;
@@ -92,6 +94,10 @@ pub struct Config {
 
 #[derive(Clone, Debug)]
 pub struct Cockpit {
+    /// Ring the terminal bell once on a new page.
+    pub bell: bool,
+    /// `[keys]`: the actions whose keys the user replaced, with their new keys.
+    pub keys: Vec<(Action, Vec<Key>)>,
     pub title: String,
     pub environment: String,
     pub refresh: Duration,
@@ -393,6 +399,8 @@ impl MergedSignal {
 
 #[derive(Default)]
 struct MergedCockpit {
+    bell: Option<At<bool>>,
+    keys: Vec<(Action, At<Vec<Spanned<String>>>)>,
     title: Option<At<String>>,
     environment: Option<At<String>>,
     refresh: Option<At<String>>,
@@ -405,7 +413,34 @@ struct MergedCockpit {
 
 impl MergedCockpit {
     fn apply(&mut self, file: usize, r: RawCockpit) {
-        overlay!(self, r, file; title, environment, refresh, history, lookback, max_series, max_alerts_per_signal, max_concurrent_scrapes);
+        overlay!(self, r, file; bell, title, environment, refresh, history, lookback, max_series, max_alerts_per_signal, max_concurrent_scrapes);
+    }
+
+    fn apply_keys(&mut self, file: usize, k: RawKeys) {
+        let lists: [(Action, RawKeyList); 16] = [
+            (Action::Help, k.help),
+            (Action::Quit, k.quit),
+            (Action::FocusNext, k.focus_next),
+            (Action::FocusPrev, k.focus_prev),
+            (Action::Down, k.down),
+            (Action::Up, k.up),
+            (Action::Top, k.top),
+            (Action::Bottom, k.bottom),
+            (Action::Open, k.open),
+            (Action::Ack, k.ack),
+            (Action::Freeze, k.freeze),
+            (Action::Targets, k.targets),
+            (Action::Silence, k.silence),
+            (Action::Filter, k.filter),
+            (Action::Palette, k.palette),
+            (Action::Back, k.back),
+        ];
+        for (action, list) in lists {
+            if let Some(v) = list {
+                self.keys.retain(|(a, _)| *a != action);
+                self.keys.push((action, At { file, v }));
+            }
+        }
     }
 }
 
@@ -478,6 +513,9 @@ impl Validator {
             if let Some(c) = r.cockpit {
                 cockpit.apply(file, c);
             }
+            if let Some(k) = r.keys {
+                cockpit.apply_keys(file, k);
+            }
             // The user's file replaces the default sources (the built-in fleet) as a whole, even
             // with none: a production config never watches the simulation by accident.
             if file > 0 || !r.source.is_empty() {
@@ -524,6 +562,41 @@ impl Validator {
         Config { origin, cockpit, sources, signals }
     }
 
+    /// `[keys]`: each key must parse, and no key may end up bound to two actions.
+    fn keys(&mut self, c: &MergedCockpit) -> Vec<(Action, Vec<Key>)> {
+        let mut out: Vec<(Action, Vec<Key>)> = Vec::new();
+        let mut spans: Vec<(Key, usize, Range<usize>)> = Vec::new();
+        for (action, list) in &c.keys {
+            let mut keys = Vec::new();
+            if list.get().is_empty() {
+                self.err(list, format!("{} needs at least one key", action.name()));
+            }
+            for k in list.get() {
+                match Key::parse(k.get_ref()) {
+                    Ok(key) => {
+                        keys.push(key);
+                        spans.push((key, list.file, k.span()));
+                    }
+                    Err(e) => self.err_span(list.file, k.span(), e),
+                }
+            }
+            out.push((*action, keys));
+        }
+        let map = KeyMap::with_overrides(&out);
+        for (key, file, span) in spans {
+            let actions = map.actions_of(key);
+            if actions.len() > 1 {
+                let names: Vec<&str> = actions.iter().map(|a| a.name()).collect();
+                self.err_span(
+                    file,
+                    span,
+                    format!("{} is bound to more than one action: {}", key.label(), names.join(", ")),
+                );
+            }
+        }
+        out
+    }
+
     fn cockpit(&mut self, c: &MergedCockpit) -> Cockpit {
         let refresh = self.duration(&c.refresh, Duration::from_secs(1));
         let history = self.duration(&c.history, Duration::from_secs(15 * 60));
@@ -544,6 +617,8 @@ impl Validator {
             self.err(a, "history must be at least as long as refresh");
         }
         Cockpit {
+            bell: c.bell.as_ref().is_none_or(|b| *b.get()),
+            keys: self.keys(c),
             title: c.title.as_ref().map_or_else(|| "nightwatch".to_owned(), |t| t.get().clone()),
             environment: c.environment.as_ref().map_or_else(String::new, |t| t.get().clone()),
             refresh,

@@ -8,6 +8,7 @@ use toml::Spanned;
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawFile {
     pub cockpit: Option<RawCockpit>,
+    pub keys: Option<RawKeys>,
     #[serde(default)]
     pub source: Vec<Spanned<RawSource>>,
     #[serde(default)]
@@ -26,6 +27,31 @@ pub struct RawCockpit {
     pub max_alerts_per_signal: Option<Spanned<i64>>,
     pub max_concurrent_scrapes: Option<Spanned<i64>>,
     pub builtin_signals: Option<Spanned<bool>>,
+    pub bell: Option<Spanned<bool>>,
+}
+
+/// `[keys]`: an action's keys, replacing its default ones.
+pub type RawKeyList = Option<Spanned<Vec<Spanned<String>>>>;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawKeys {
+    pub help: RawKeyList,
+    pub quit: RawKeyList,
+    pub focus_next: RawKeyList,
+    pub focus_prev: RawKeyList,
+    pub down: RawKeyList,
+    pub up: RawKeyList,
+    pub top: RawKeyList,
+    pub bottom: RawKeyList,
+    pub open: RawKeyList,
+    pub ack: RawKeyList,
+    pub freeze: RawKeyList,
+    pub targets: RawKeyList,
+    pub silence: RawKeyList,
+    pub filter: RawKeyList,
+    pub palette: RawKeyList,
+    pub back: RawKeyList,
 }
 
 #[derive(Deserialize, Default)]

@@ -234,3 +234,32 @@ fn a_scrape_source_without_targets_is_named_at_its_table() {
     let e = errors("[cockpit]\ntitle = \"x\"\n\n[[source]]\nname = \"s\"\nkind = \"scrape\"\n");
     assert!(e[0].starts_with("/etc/nw/user.toml:4:1: a scrape source needs targets or file-sd"), "{e:?}");
 }
+
+#[test]
+fn keys_can_be_remapped_and_the_bell_turned_off() {
+    let c = load("[cockpit]\nbell = false\n\n[keys]\nquit = [\"x\", \"ctrl-q\"]\nack = [\"A\"]\n").expect("valid");
+    assert!(!c.cockpit.bell);
+    let map = crate::app::keys::KeyMap::with_overrides(&c.cockpit.keys);
+    use crate::app::keys::{Action, Key};
+    assert_eq!(map.action(Key::Char('x')), Some(Action::Quit));
+    assert_eq!(map.action(Key::Ctrl('q')), Some(Action::Quit));
+    assert_eq!(map.action(Key::Char('q')), None, "the default q no longer quits");
+    assert_eq!(map.action(Key::Char('A')), Some(Action::Ack));
+    assert_eq!(map.action(Key::Char('a')), None);
+    assert!(map.help().contains(&("x ctrl-q".to_owned(), Action::Quit.describe())), "help shows the new keys");
+    assert!(load("").expect("defaults").cockpit.bell, "the bell rings by default");
+}
+
+#[test]
+fn bad_key_bindings_name_their_place() {
+    let e = errors("[keys]\nquit = [\"ctrl-\"]\nack = [\"j\"]\nwarp = [\"w\"]\n");
+    assert!(e.iter().any(|m| m.contains("unknown field `warp`")), "{e:?}");
+    let e = errors("[keys]\nquit = [\"ctrl-\"]\nack = [\"j\"]\n");
+    assert!(e.iter().any(|m| m.starts_with("/etc/nw/user.toml:2:9: unknown key \"ctrl-\"")), "{e:?}");
+    assert!(
+        e.iter().any(|m| m.starts_with("/etc/nw/user.toml:3:8: j is bound to more than one action: down, ack")),
+        "{e:?}"
+    );
+    let e = errors("[keys]\nhelp = []\n");
+    assert!(e.iter().any(|m| m.contains("help needs at least one key")), "{e:?}");
+}
