@@ -262,3 +262,17 @@ fn no_size_panics() {
         }
     }
 }
+
+#[test]
+fn clock_offsets_are_signed_bars_either_side_of_zero() {
+    let s = state_after(&[FaultSpec::ClockJump { offset_s: -0.3, nodes: Nodes::Percent(0.1) }], 8, false);
+    let screen = render(&s, 200, 60, COLOUR).backend().to_string();
+    let rows: Vec<&str> = screen.lines().filter(|l| l.contains("node-") && l.contains('┊')).collect();
+    assert!(!rows.is_empty(), "{screen}");
+    // The worst first: a node 300 ms behind, its bar left of zero, its value negative.
+    let worst = rows[0];
+    assert!(worst.contains("-300ms") || worst.contains("-299ms") || worst.contains("-301ms"), "{worst}");
+    let (left, right) = worst.split_once('┊').expect("zero");
+    assert!(left.contains('█') && !right.split("  ").next().unwrap_or("").contains('█'), "{worst}");
+    assert!(screen.contains("5 of 47 over 100ms, worst -3"), "{screen}");
+}

@@ -215,6 +215,9 @@ pub struct Signal {
     pub for_: Duration,
     pub keep_firing_for: Duration,
     pub runbook: Option<String>,
+    /// The panel draws its bars from this signal's readings (default: the panel's first
+    /// signal); a display-only signal with signed values gives signed bars.
+    pub bars: bool,
     pub evaluation: Evaluation,
 }
 
@@ -387,13 +390,14 @@ struct MergedSignal {
     for_: Option<At<String>>,
     keep_firing_for: Option<At<String>>,
     runbook: Option<At<String>>,
+    bars: Option<At<bool>>,
     source: Option<At<String>>,
 }
 
 impl MergedSignal {
     fn apply(&mut self, file: usize, span: Range<usize>, r: RawSignal) {
         self.table = Some((file, span));
-        overlay!(self, r, file; id, enabled, panel, title, expr, unit, direction, warn, page, clear, for_, keep_firing_for, runbook, source);
+        overlay!(self, r, file; id, enabled, panel, title, expr, unit, direction, warn, page, clear, for_, keep_firing_for, runbook, source, bars);
     }
 }
 
@@ -1063,6 +1067,7 @@ impl Validator {
             for_,
             keep_firing_for,
             runbook: s.runbook.as_ref().map(|r| r.get().clone()),
+            bars: s.bars.as_ref().is_some_and(|b| *b.get()),
             evaluation,
         })
     }

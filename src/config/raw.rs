@@ -112,6 +112,7 @@ pub struct RawSignal {
     pub keep_firing_for: Option<Spanned<String>>,
     pub runbook: Option<Spanned<String>>,
     pub source: Option<Spanned<String>>,
+    pub bars: Option<Spanned<bool>>,
 }
 
 /// A threshold: a number in the signal's unit, or a string with a unit (`"100ms"`, `"5%"`).

@@ -195,7 +195,7 @@ fn draw_panel(f: &mut Frame, area: Rect, p: &PanelView, selected: bool, theme: T
     let room = (inner.height as usize).saturating_sub(lines.len());
     let label_w = p.bars.iter().map(|b| b.label.chars().count()).max().unwrap_or(0).min(w / 3).max(1);
     for b in p.bars.iter().take(room) {
-        lines.push(bar_line(b, label_w, w, p.warn_at, p.page_at, theme));
+        lines.push(bar_line(b, label_w, w, p, theme));
     }
     f.render_widget(Paragraph::new(lines), inner);
 }
@@ -232,44 +232,64 @@ fn signal_line(s: &SignalLine, width: usize, theme: Theme) -> Line<'static> {
     Line::from(spans)
 }
 
-fn bar_line(
-    b: &Bar,
-    label_w: usize,
-    width: usize,
-    warn_at: Option<f64>,
-    page_at: Option<f64>,
-    theme: Theme,
-) -> Line<'static> {
+/// One cell of a bar: its glyph and style.
+fn cell(b: &Bar, theme: Theme, filled: bool, warn_mark: bool, page_mark: bool, last: bool) -> (&'static str, Style) {
     let g = theme.glyphs();
+    if b.over && last {
+        (g.over, theme.ink(b.level))
+    } else if page_mark {
+        (g.mark, theme.ink(Level::Page))
+    } else if warn_mark {
+        (g.mark, theme.ink(Level::Warn))
+    } else if filled {
+        (g.fill, theme.ink(b.level))
+    } else {
+        (g.track, theme.dim())
+    }
+}
+
+fn bar_line(b: &Bar, label_w: usize, width: usize, p: &PanelView, theme: Theme) -> Line<'static> {
     let value = format!(" {:>7}", b.value);
     let bar_w = width.saturating_sub(label_w + 1 + value.chars().count());
     let label: String = b.label.chars().take(label_w).collect();
     let mut spans = vec![Span::raw(format!("{label:<label_w$} "))];
-    if bar_w >= 4 {
+    let mut cells: Vec<(&'static str, Style)> = Vec::with_capacity(bar_w);
+    if p.signed && bar_w >= 9 {
+        // Zero in the middle; negative values grow to the left, positive to the right, and the
+        // thresholds are marked on both sides.
+        let half = (bar_w - 1) / 2;
+        let filled = ((b.fill * half as f64).round() as usize).min(half);
+        let mark = |at: Option<f64>| at.map(|a| ((a * half as f64).round() as usize).clamp(1, half));
+        let (wm, pm) = (mark(p.warn_at), mark(p.page_at));
+        for i in 0..bar_w {
+            if i == half {
+                cells.push((theme.glyphs().zero, theme.dim()));
+                continue;
+            }
+            let (dist, on_side) = if i < half { (half - i, b.negative) } else { (i - half, !b.negative) };
+            let edge = if b.negative { i == 0 } else { i == bar_w - 1 };
+            cells.push(cell(b, theme, on_side && dist <= filled, Some(dist) == wm, Some(dist) == pm, edge && on_side));
+        }
+    } else if bar_w >= 4 {
         let filled = ((b.fill * bar_w as f64).round() as usize).min(bar_w);
         let mark = |at: Option<f64>| at.map(|a| ((a * bar_w as f64).round() as usize).min(bar_w - 1));
-        let (wm, pm) = (mark(warn_at), mark(page_at));
-        let mut run = String::new();
-        let mut run_style = None;
+        let (wm, pm) = (mark(p.warn_at), mark(p.page_at));
         for i in 0..bar_w {
-            let (glyph, style) = if b.over && i == bar_w - 1 {
-                (g.over, theme.ink(b.level))
-            } else if Some(i) == wm || Some(i) == pm {
-                (g.mark, if Some(i) == pm { theme.ink(Level::Page) } else { theme.ink(Level::Warn) })
-            } else if i < filled {
-                (g.fill, theme.ink(b.level))
-            } else {
-                (g.track, theme.dim())
-            };
-            if run_style != Some(style) && !run.is_empty() {
-                spans.push(Span::styled(std::mem::take(&mut run), run_style.unwrap_or_default()));
-            }
-            run_style = Some(style);
-            run.push_str(glyph);
+            cells.push(cell(b, theme, i < filled, Some(i) == wm, Some(i) == pm, i == bar_w - 1));
         }
-        if !run.is_empty() {
-            spans.push(Span::styled(run, run_style.unwrap_or_default()));
+    }
+    // Runs of one style become one span.
+    let mut run = String::new();
+    let mut run_style: Option<Style> = None;
+    for (glyph, style) in cells {
+        if run_style != Some(style) && !run.is_empty() {
+            spans.push(Span::styled(std::mem::take(&mut run), run_style.unwrap_or_default()));
         }
+        run_style = Some(style);
+        run.push_str(glyph);
+    }
+    if !run.is_empty() {
+        spans.push(Span::styled(run, run_style.unwrap_or_default()));
     }
     spans.push(Span::styled(value, theme.level(b.level)));
     Line::from(spans)

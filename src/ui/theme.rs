@@ -17,17 +17,31 @@ pub struct Glyphs {
     pub track: &'static str,
     pub mark: &'static str,
     pub over: &'static str,
+    /// Zero, in the middle of a signed bar.
+    pub zero: &'static str,
     pub spark: [&'static str; 8],
     pub sep: &'static str,
 }
 
-const UNICODE: Glyphs =
-    Glyphs {
-        fill: "█", track: "·", mark: "│", over: "▶", spark: ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"], sep: " · "
-    };
+const UNICODE: Glyphs = Glyphs {
+    fill: "█",
+    track: "·",
+    mark: "│",
+    over: "▶",
+    zero: "┊",
+    spark: ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"],
+    sep: " · ",
+};
 
-const ASCII: Glyphs =
-    Glyphs { fill: "#", track: ".", mark: "|", over: ">", spark: ["_", ".", "-", "~", "=", "+", "*", "#"], sep: " | " };
+const ASCII: Glyphs = Glyphs {
+    fill: "#",
+    track: ".",
+    mark: "|",
+    over: ">",
+    zero: ":",
+    spark: ["_", ".", "-", "~", "=", "+", "*", "#"],
+    sep: " | ",
+};
 
 impl Theme {
     pub fn glyphs(&self) -> &'static Glyphs {

@@ -74,6 +74,8 @@ pub struct PanelView {
     pub page_at: Option<f64>,
     /// "3 of 47 over 100ms".
     pub summary: Option<String>,
+    /// Some bars are negative: draw them either side of zero.
+    pub signed: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -96,6 +98,7 @@ pub struct Bar {
     pub fill: f64,
     /// Past the end of the scale.
     pub over: bool,
+    pub negative: bool,
     pub level: Level,
     pub value: String,
 }
@@ -161,7 +164,8 @@ pub fn age(ms: i64) -> String {
 
 /// The label values that tell readings apart (not job and instance, unless nothing else does).
 fn short_labels(l: &Labels) -> String {
-    let own: Vec<&str> = l.iter().filter(|(k, _)| *k != "job" && *k != "instance").map(|(_, v)| v).collect();
+    let own: Vec<&str> =
+        l.iter().filter(|(k, _)| !matches!(*k, "job" | "instance" | "__name__")).map(|(_, v)| v).collect();
     let s = if own.is_empty() { l.get("instance").unwrap_or("-").to_owned() } else { own.join(",") };
     escape_control(&s).into_owned()
 }
@@ -221,7 +225,15 @@ fn signal_line(ctx: &Ctx, k: usize, s: &Signal) -> SignalLine {
     SignalLine { title: s.title.clone(), level, value, thresholds: thresholds(s), history, note }
 }
 
-fn bars(ctx: &Ctx, panel: &str, k: usize, s: &Signal) -> (Vec<Bar>, Option<f64>, Option<f64>, Option<String>) {
+/// The bars of a panel: the readings of `bar` (signed values stay signed), judged and scaled by
+/// the thresholds of `thr` (applied to the magnitude when `bar` has none of its own).
+fn bars(
+    ctx: &Ctx,
+    panel: &str,
+    k: usize,
+    bar: &Signal,
+    thr: &Signal,
+) -> (Vec<Bar>, Option<f64>, Option<f64>, Option<String>) {
     let Some(Outcome::Values { readings, .. }) = ctx.state.outcomes.get(k).and_then(Option::as_ref) else {
         return (Vec::new(), None, None, None);
     };
@@ -229,15 +241,29 @@ fn bars(ctx: &Ctx, panel: &str, k: usize, s: &Signal) -> (Vec<Bar>, Option<f64>,
     if rs.is_empty() {
         return (Vec::new(), None, None, None);
     }
-    sort_worst_first(&mut rs, s.direction);
+    let own = bar.warn.is_some() || bar.page.is_some();
+    if own {
+        sort_worst_first(&mut rs, bar.direction);
+    } else {
+        rs.sort_by(|a, b| b.value.abs().total_cmp(&a.value.abs()));
+    }
     let labels: Vec<String> = rs.iter().map(|r| short_labels(&r.labels)).collect();
     let mut order: Vec<usize> = (0..rs.len()).collect();
     if panel == "timeout-cascade" && labels.iter().all(|l| PATH.contains(&l.as_str())) {
         order.sort_by_key(|&i| PATH.iter().position(|p| *p == labels[i]));
     }
     let max_value = rs.iter().map(|r| r.value.abs()).fold(0.0, f64::max);
-    let threshold_top = s.page.or(s.warn).map(|t| t.abs() * 1.25);
+    let threshold_top = thr.page.or(thr.warn).map(|t| t.abs() * 1.25);
     let scale = threshold_top.unwrap_or(max_value * 1.1).max(f64::MIN_POSITIVE);
+    let level_of = |r: &Reading| {
+        if ctx.stale {
+            Level::Stale
+        } else if own {
+            r.level
+        } else {
+            crate::signals::classify(thr, r.value.abs())
+        }
+    };
     let bars = order
         .iter()
         .map(|&i| {
@@ -246,17 +272,25 @@ fn bars(ctx: &Ctx, panel: &str, k: usize, s: &Signal) -> (Vec<Bar>, Option<f64>,
                 label: labels[i].clone(),
                 fill: (r.value.abs() / scale).clamp(0.0, 1.0),
                 over: r.value.abs() > scale,
-                level: if ctx.stale { Level::Stale } else { r.level },
-                value: s.unit.format(r.value),
+                negative: r.value < 0.0,
+                level: level_of(r),
+                value: bar.unit.format(r.value),
             }
         })
         .collect();
-    let warn_at = s.warn.map(|w| (w.abs() / scale).min(1.0));
-    let page_at = s.page.map(|p| (p.abs() / scale).min(1.0));
-    let summary = s.warn.or(s.page).map(|w| {
-        let past = rs.iter().filter(|r| crate::signals::past(s.direction, r.value, w)).count();
-        let word = if s.direction == Direction::Below { "under" } else { "over" };
-        format!("{past} of {} {word} {}", rs.len(), s.unit.format(w))
+    let warn_at = thr.warn.map(|w| (w.abs() / scale).min(1.0));
+    let page_at = thr.page.map(|p| (p.abs() / scale).min(1.0));
+    let summary = thr.warn.or(thr.page).map(|w| {
+        let past = rs
+            .iter()
+            .filter(|r| crate::signals::past(thr.direction, if own { r.value } else { r.value.abs() }, w))
+            .count();
+        let word = if thr.direction == Direction::Below { "under" } else { "over" };
+        let mut s = format!("{past} of {} {word} {}", rs.len(), thr.unit.format(w));
+        if !own && let Some(worst) = rs.first() {
+            s.push_str(&format!(", worst {} on {}", bar.unit.format(worst.value), short_labels(&worst.labels)));
+        }
+        s
     });
     (bars, warn_at, page_at, summary)
 }
@@ -272,11 +306,21 @@ fn panels(ctx: &Ctx) -> Vec<PanelView> {
                 .enumerate()
                 .filter(|(_, s)| s.panel.as_deref().unwrap_or("other") == id)
                 .collect();
-            let signals: Vec<SignalLine> = members.iter().map(|(k, s)| signal_line(ctx, *k, s)).collect();
+            // A display-only signal that feeds the bars is shown as the bars, not as a line.
+            let signals: Vec<SignalLine> = members
+                .iter()
+                .filter(|(_, s)| !(s.bars && s.warn.is_none() && s.page.is_none()))
+                .map(|(k, s)| signal_line(ctx, *k, s))
+                .collect();
             let level = signals.iter().map(|s| s.level).fold(Level::Ok, worse);
-            let (bars, warn_at, page_at, summary) =
-                members.first().map_or((Vec::new(), None, None, None), |(k, s)| bars(ctx, &id, *k, s));
-            PanelView { title: panel_title(&id), id, level, signals, bars, warn_at, page_at, summary }
+            let bar = members.iter().find(|(_, s)| s.bars).or(members.first());
+            let thr = members.iter().find(|(_, s)| s.warn.is_some() || s.page.is_some()).or(bar);
+            let (bars, warn_at, page_at, summary) = match (bar, thr) {
+                (Some((k, b)), Some((_, t))) => bars(ctx, &id, *k, b, t),
+                _ => (Vec::new(), None, None, None),
+            };
+            let signed = bars.iter().any(|b| b.negative);
+            PanelView { title: panel_title(&id), id, level, signals, bars, warn_at, page_at, summary, signed }
         })
         .collect()
 }
