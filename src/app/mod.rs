@@ -158,6 +158,7 @@ async fn event_loop(
             _ = clock.tick() => Msg::Tick(now_ms()),
             why = signals.next() => Msg::Stop(why),
         };
+        let was_key = matches!(msg, Msg::Key(_));
         let mut effects = update(&mut state, msg);
         // Take what else is waiting (up to a bound) before drawing once.
         for _ in 0..512 {
@@ -198,6 +199,10 @@ async fn event_loop(
                 tracing::warn!("draw failed: {e}");
                 code = 1;
                 break;
+            }
+            if was_key {
+                // For benches/key-latency.sh: when the answer to a key reached the terminal.
+                tracing::debug!(at_us = chrono::Utc::now().timestamp_micros(), "key answered");
             }
             // The first frame with every panel filled (after the first evaluation with data).
             if first_full_frame && state.outcomes.iter().all(Option::is_some) && state.last_poll_ms.is_some() {
