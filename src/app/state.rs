@@ -230,6 +230,7 @@ impl State {
     fn evaluate(&mut self, effects: &mut Vec<Effect>) {
         let t = self.now_ms;
         self.store.gc(t);
+        self.engine.expire_silences(t);
         let lookback = i64::try_from(self.config.cockpit.lookback.as_millis()).unwrap_or(i64::MAX);
         for k in 0..self.config.signals.len() {
             match self.config.signals[k].evaluation {

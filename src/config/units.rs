@@ -94,6 +94,7 @@ pub enum Unit {
     Ratio,
     PerSecond,
     PerMinute,
+    PerHour,
     Bytes,
     Count,
 }
@@ -105,10 +106,13 @@ impl Unit {
             "ratio" => Unit::Ratio,
             "per-second" => Unit::PerSecond,
             "per-minute" => Unit::PerMinute,
+            "per-hour" => Unit::PerHour,
             "bytes" => Unit::Bytes,
             "count" => Unit::Count,
             _ => {
-                return Err(format!("unknown unit {s:?}: use seconds, ratio, per-second, per-minute, bytes or count"));
+                return Err(format!(
+                    "unknown unit {s:?}: use seconds, ratio, per-second, per-minute, per-hour, bytes or count"
+                ));
             }
         })
     }
@@ -119,6 +123,7 @@ impl Unit {
             Unit::Ratio => "ratio",
             Unit::PerSecond => "per-second",
             Unit::PerMinute => "per-minute",
+            Unit::PerHour => "per-hour",
             Unit::Bytes => "bytes",
             Unit::Count => "count",
         }
@@ -165,6 +170,7 @@ impl Unit {
             Unit::Ratio => format!("{}%", trim_float(v * 100.0, if (v * 100.0).abs() < 10.0 { 1 } else { 0 })),
             Unit::PerSecond => format!("{}/s", trim_float(v, 1)),
             Unit::PerMinute => format!("{}/min", trim_float(v, 0)),
+            Unit::PerHour => format!("{}/h", trim_float(v, 0)),
             Unit::Bytes => format_bytes(v),
             Unit::Count => trim_float(v, 2),
         }
@@ -249,5 +255,6 @@ mod tests {
         assert_eq!(Unit::Ratio.format(0.021), "2.1%");
         assert_eq!(Unit::Bytes.format(2.3 * (1u64 << 30) as f64), "2.3GiB");
         assert_eq!(Unit::PerMinute.format(430.4), "430/min");
+        assert_eq!(Unit::PerHour.format(11_520.2), "11520/h");
     }
 }
