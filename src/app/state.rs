@@ -786,6 +786,26 @@ mod tests {
     }
 
     #[test]
+    fn signals_on_a_server_are_queried_each_refresh_and_stale_answers_dropped() {
+        let text = "[[source]]\nname = \"prom\"\nkind = \"prometheus\"\nurl = \"http://127.0.0.1:9090\"\n";
+        let config = Config::from_texts(Some((std::path::Path::new("p.toml"), text))).expect("config");
+        let n = config.signals.len();
+        let mut s = State::new(config, Flags::default(), T);
+        let effects = update(&mut s, Msg::Tick(T));
+        let queries = effects.iter().filter(|e| matches!(e, Effect::Query { at_ms, .. } if *at_ms == T)).count();
+        assert_eq!(queries, n, "every signal goes to the server");
+        assert!(update(&mut s, Msg::Tick(T + 300)).is_empty(), "not before the refresh is due");
+        assert_eq!(update(&mut s, Msg::Tick(T + 1_000)).len(), n);
+        let k = s.config.signals.iter().position(|x| x.id == "timeout-ratio").expect("signal");
+        let late = Outcome::Failed { reason: "timeout".into() };
+        update(&mut s, Msg::Queried { signal: k, at_ms: T, outcome: late });
+        assert!(s.outcomes[k].is_none(), "an answer older than the last evaluation is dropped");
+        let now = Outcome::Values { readings: vec![], warming_up: false };
+        update(&mut s, Msg::Queried { signal: k, at_ms: T + 1_000, outcome: now.clone() });
+        assert_eq!(s.outcomes[k], Some(now));
+    }
+
+    #[test]
     fn unbound_keys_change_nothing_and_draw_nothing() {
         let mut s = state();
         s.dirty = false;

@@ -376,7 +376,7 @@ impl Fleet {
             id,
             spec: injection.fault.clone(),
             started_ms: self.now_ms(),
-            ends_ms: self.now_ms() + (duration * 1000.0).round() as i64,
+            ends_ms: self.now_ms().saturating_add((duration * 1000.0).round() as i64),
             nodes: Vec::new(),
             links: Vec::new(),
             service: None,

@@ -494,3 +494,38 @@ pub fn freeze(live: ViewModel, frozen: &ViewModel) -> ViewModel {
         ..live
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::keys::Key;
+    use crate::app::state::{Flags, Msg, update};
+
+    #[test]
+    fn a_frozen_display_keeps_its_data_but_not_its_clock() {
+        let config = Config::from_texts(None).expect("defaults");
+        let mut s = State::new(config, Flags::default(), 1_795_489_200_000);
+        update(&mut s, Msg::Tick(1_795_489_200_000));
+        update(&mut s, Msg::Key(Key::Char('f')));
+        let frozen = build(&s);
+        update(&mut s, Msg::Tick(1_795_489_263_000));
+        update(&mut s, Msg::Key(Key::Char('?')));
+        let live = build(&s);
+        let shown = freeze(live.clone(), &frozen);
+        assert_eq!(shown.panels, frozen.panels, "panels as of the freeze");
+        assert_eq!(shown.alerts, frozen.alerts);
+        assert_eq!(shown.header.clock, live.header.clock, "the clock runs on");
+        assert_ne!(shown.header.clock, frozen.header.clock);
+        assert!(shown.help.is_some(), "overlays stay live");
+        assert!(shown.header.tags.contains(&"FROZEN"));
+    }
+
+    #[test]
+    fn ages_read_at_a_glance() {
+        assert_eq!(age(0), "0s");
+        assert_eq!(age(59_999), "59s");
+        assert_eq!(age(192_000), "3m12s");
+        assert_eq!(age(7_260_000), "2h01m");
+        assert_eq!(age(-5), "0s");
+    }
+}

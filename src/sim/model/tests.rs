@@ -168,3 +168,20 @@ fn node_names_are_zero_padded_to_the_fleet_size() {
     let big = Fleet::new(1000, 1);
     assert_eq!((big.nodes[0].name.as_str(), big.nodes[999].name.as_str()), ("node-0001", "node-1000"));
 }
+
+#[test]
+fn absurd_inputs_are_refused_or_survived_without_a_panic() {
+    let mut f = Fleet::new(3, 1);
+    f.advance_to(5_000);
+    let forever = Injection { fault: FaultSpec::DropAcks { probability: 0.1 }, duration_s: Some(1e300) };
+    let info = f.inject(&forever).expect("a very long fault is still a fault");
+    assert_eq!(info.ends_ms, i64::MAX);
+    let huge = FaultSpec::ClockDrift { rate_s_per_min: 1e308, nodes: Nodes::Percent(5.0) };
+    f.inject(&Injection { fault: huge, duration_s: Some(60.0) }).expect("clamped to every node");
+    let slow = FaultSpec::NetworkDelay { latency: Latency::Fixed { ms: 1e300 }, from: None, to: None, cascade: true };
+    f.inject(&Injection { fault: slow, duration_s: Some(60.0) }).expect("delay");
+    f.advance_to(120_000);
+    let body = render(&f, Format::Text);
+    assert!(parse_all(body.as_bytes(), Format::Text).is_ok(), "still valid exposition");
+    assert!(f.inject(&Injection { fault: FaultSpec::DropAcks { probability: 0.1 }, duration_s: Some(-1.0) }).is_err());
+}
