@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod intake;
 pub mod logging;
+pub mod runbooks;
 pub mod series;
 pub mod signals;
 pub mod sim;
