@@ -11,6 +11,7 @@
 # keeps what the signals read), and with a signal that reads every series (the worst case).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benches/lib.sh
 SERIES=${1:-100000}
 SECS=${2:-60}
 INTERVAL=5
@@ -21,7 +22,6 @@ cargo build --release --quiet --example serve_fixture --example poll_bench
 tmp=$(mktemp -d)
 cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 fport=$(free_port)
 target/release/examples/serve_fixture --port "$fport" --series "$SERIES" 2>"$tmp/fixture.log" &

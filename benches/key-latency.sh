@@ -7,6 +7,7 @@
 #   benches/key-latency.sh [TARGETS=1000] [HANGING=100] [KEYS=100]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benches/lib.sh
 TARGETS=${1:-1000}
 HANG=${2:-100}
 KEYS=${3:-100}
@@ -16,10 +17,9 @@ tmp=$(mktemp -d)
 sock="nightwatch-keys-$$"
 cleanup() { tmux -L "$sock" kill-server 2>/dev/null || true; kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-target/release/examples/serve_fixture --port "$port" --targets "$TARGETS" --hang "$HANG" 2>"$tmp/fixture.log" &
-until curl -sf -o /dev/null "http://127.0.0.1:$port/t/0"; do sleep 0.2; done
-targets=$(seq 0 $((TARGETS - 1)) | sed "s|.*|\"http://127.0.0.1:$port/t/&\"|" | paste -sd, -)
+port=$(free_port)
+start_target_fixture "$port" "$TARGETS" "$HANG" "$tmp/fixture.log"
+targets=$(fixture_targets "$port" "$TARGETS")
 cat > "$tmp/keys.toml" <<TOML
 [[source]]
 name = "demo"

@@ -6,12 +6,12 @@
 #   benches/sim-load.sh [NODES=1000] [SECONDS=20] [CONCURRENCY=4]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benches/lib.sh
 nodes=${1:-1000}
 secs=${2:-20}
 conc=${3:-4}
 
 cargo build --release --quiet --bin nightwatch --example scrape_load
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
 
 pids=()

@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use support::{Reply, closed_port, serve};
+use support::{Reply, refused_port, serve};
 
 fn nightwatch(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_nightwatch"))
@@ -94,7 +94,8 @@ async fn scrape_prints_a_table_json_or_a_summary() {
     assert!(s.contains("families:      2") && s.contains("series:        2"), "{s}");
     assert!(s.contains("parse time:"));
 
-    let down = format!("127.0.0.1:{}", closed_port());
+    let (_held, refused) = refused_port();
+    let down = format!("127.0.0.1:{refused}");
     let fail = tokio::task::spawn_blocking(move || nightwatch(&["scrape", &down])).await.expect("run");
     assert_eq!(fail.status.code(), Some(1));
     assert!(text(&fail.stderr).contains("connection refused"), "{}", text(&fail.stderr));
@@ -127,12 +128,13 @@ async fn eval_exit_codes_follow_the_verdict() {
         assert_eq!(v["exit_code"], code);
     }
     // A target that is down leaves its signals without data: UNKNOWN.
+    let (_held, refused) = refused_port();
     let cfg = temp_config(
         "down",
         &format!(
             "[[source]]\nname = \"t\"\nkind = \"scrape\"\ntargets = [\"127.0.0.1:{}\"]\ninterval = \"1s\"\n\n{}\
              [[signal]]\nid = \"probe\"\nexpr = \"probe\"\nwarn = 1\n",
-            closed_port(),
+            refused,
             no_defaults()
         ),
     );

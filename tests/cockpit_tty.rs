@@ -7,7 +7,7 @@ mod support;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{Child, closed_port, external, wait_listening};
+use support::{external, start_fleet};
 
 struct Tmux {
     bin: std::path::PathBuf,
@@ -78,16 +78,7 @@ fn nightwatch() -> &'static str {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dashboard_fault_page_ack_quit_restores_the_terminal() {
-    let port = closed_port();
-    let addr = format!("127.0.0.1:{port}");
-    let _sim = Child(
-        Command::new(nightwatch())
-            .args(["sim", "--listen", &addr, "--nodes", "20"])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("start the fleet"),
-    );
-    wait_listening(([127, 0, 0, 1], port).into(), Duration::from_secs(10)).await;
+    let (_sim, addr) = start_fleet(&["--nodes", "20"]).await;
     let dir = std::env::temp_dir().join(format!("nightwatch-tty-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let config = dir.join("config.toml");

@@ -17,7 +17,7 @@ use nightwatch::intake::prometheus::instant_query;
 use nightwatch::signals::promql::{Value, almost_equal};
 use nightwatch::signals::{Level, Outcome};
 use reqwest::Url;
-use support::{Child, Reply, closed_port, external, serve};
+use support::{Child, Reply, closed_port, external, refused_port, serve};
 
 const FIXTURE: &str = r#"# TYPE fixture_depth gauge
 fixture_depth{hop="gateway"} 12
@@ -255,7 +255,8 @@ async fn server_failures_make_signals_unknown_never_healthy() {
     assert!(e.contains("execution"), "{e}");
 
     // Through the config: a server that is down, a path that is not the API (bad JSON / 404).
-    let down = format!("http://127.0.0.1:{}", closed_port());
+    let (_held, refused) = refused_port();
+    let down = format!("http://127.0.0.1:{refused}");
     let not_api = format!("http://{fixture}/not-prometheus");
     for (url, why) in [(down.as_str(), "connection refused"), (not_api.as_str(), "")] {
         let text = format!(

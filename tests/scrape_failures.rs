@@ -11,7 +11,7 @@ use nightwatch::intake::exposition::{Format, ValueRules};
 use nightwatch::intake::http::client;
 use nightwatch::intake::scrape::{NameFilter, ScrapeError, Spec, scrape};
 use reqwest::Url;
-use support::{Reply, closed_port, serve};
+use support::{Reply, refused_port, serve};
 
 fn spec(timeout_ms: u64) -> Spec {
     Spec {
@@ -39,7 +39,8 @@ async fn reason(url: &str, spec: &Spec) -> (String, String) {
 
 #[tokio::test]
 async fn connection_refused() {
-    let (kind, msg) = reason(&format!("http://127.0.0.1:{}/metrics", closed_port()), &spec(2000)).await;
+    let (_held, refused) = refused_port();
+    let (kind, msg) = reason(&format!("http://127.0.0.1:{refused}/metrics"), &spec(2000)).await;
     assert_eq!(kind, "connection-refused", "{msg}");
     assert_eq!(msg, "connection refused");
 }

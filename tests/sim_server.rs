@@ -10,11 +10,11 @@ use nightwatch::intake::exposition::{Format, parse_all};
 use nightwatch::sim::client::Client;
 use nightwatch::sim::server::serve;
 use nightwatch::sim::{FaultSpec, Fleet, Injection, Latency, Nodes, Remedy};
-use support::{Child, closed_port, external, wait_listening};
+use support::{external, refused_port, start_fleet};
 
 async fn start(nodes: usize, speed: f64) -> nightwatch::sim::server::SimServer {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    serve(listener, Fleet::new(nodes, 1), 1, speed, false)
+    serve(listener, Fleet::new(nodes, 1), speed, false)
 }
 
 async fn get(url: &str, accept: Option<&str>) -> (String, String) {
@@ -186,17 +186,7 @@ fn text(b: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn chaos_and_sim_ctl_from_the_command_line() {
-    let port = closed_port();
-    let addr = format!("127.0.0.1:{port}");
-    let _sim = Child(
-        Command::new(env!("CARGO_BIN_EXE_nightwatch"))
-            .args(["sim", "--listen", &addr, "--nodes", "12", "--speed", "60"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the fleet"),
-    );
-    wait_listening(([127, 0, 0, 1], port).into(), Duration::from_secs(10)).await;
+    let (_sim, addr) = start_fleet(&["--nodes", "12", "--speed", "60"]).await;
 
     let out = nightwatch(&[
         "chaos",
@@ -273,7 +263,8 @@ fn the_fleet_refuses_to_listen_beyond_loopback_unless_told() {
 
 #[test]
 fn chaos_without_a_fleet_says_where_it_looked() {
-    let addr = format!("127.0.0.1:{}", closed_port());
+    let (_held, refused) = refused_port();
+    let addr = format!("127.0.0.1:{refused}");
     let out = nightwatch(&["chaos", "--sim", &addr, "list"]);
     assert_eq!(out.status.code(), Some(69));
     let err = text(&out.stderr);

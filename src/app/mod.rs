@@ -6,6 +6,7 @@
 pub mod keys;
 pub mod state;
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
@@ -18,7 +19,6 @@ use crate::config::{Config, ConfigSource, Evaluation, SourceKind};
 use crate::intake::prometheus::instant_query;
 use crate::intake::scheduler::now_ms;
 use crate::intake::scrape::NameFilter;
-use crate::signals::judge;
 use crate::ui::{self, Theme};
 use keys::Key;
 use state::{Effect, Flags, Msg, State, update};
@@ -60,20 +60,13 @@ pub fn key_of(e: &KeyEvent) -> Option<Key> {
 /// Runs the cockpit until the user quits; returns the exit code.
 pub fn run(config_path: Option<&Path>, opts: &Options) -> i32 {
     let started = std::time::Instant::now();
-    let mut config = match Config::load(config_path) {
+    let mut config = match Config::load_watchable(config_path) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
             return 3;
         }
     };
-    if config.sources.is_empty() {
-        eprintln!(
-            "nightwatch: no sources configured: add a [[source]] to your config (kind = \"scrape\", \"prometheus\" \
-             or \"sim\"), or run without a config file to watch the built-in simulated fleet"
-        );
-        return 3;
-    }
     let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -133,15 +126,14 @@ async fn event_loop(
             return 1;
         }
     };
-    if let Ok(size) = terminal.size() {
-        state.size = (size.width, size.height);
-    }
     let (answers_tx, mut answers) = mpsc::channel::<Msg>(256);
     let mut events = EventStream::new();
     let mut clock = tokio::time::interval(Duration::from_millis(250));
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut signals = Signals::new();
+    let mut signals = StopSignals::listen();
     let mut frozen: Option<ui::ViewModel> = None;
+    // One HTTP client (and connection pool) per prometheus source, for the life of the loop.
+    let mut clients: HashMap<usize, Result<reqwest::Client, String>> = HashMap::new();
     let mut code = 0;
     loop {
         let msg = tokio::select! {
@@ -175,7 +167,9 @@ async fn event_loop(
                     let mut out = std::io::stdout();
                     let _ = out.write_all(b"\x07").and_then(|()| out.flush());
                 }
-                Effect::Query { signal, at_ms } => spawn_query(&state, signal, at_ms, answers_tx.clone()),
+                Effect::Query { signal, at_ms } => {
+                    spawn_query(&state, &mut clients, signal, at_ms, answers_tx.clone());
+                }
             }
         }
         if quit {
@@ -216,32 +210,38 @@ async fn event_loop(
 }
 
 /// Sends one server evaluation off; its answer comes back as `Msg::Queried`.
-fn spawn_query(state: &State, signal: usize, at_ms: i64, tx: mpsc::Sender<Msg>) {
+fn spawn_query(
+    state: &State,
+    clients: &mut HashMap<usize, Result<reqwest::Client, String>>,
+    signal: usize,
+    at_ms: i64,
+    tx: mpsc::Sender<Msg>,
+) {
     let Some(s) = state.config.signals.get(signal) else { return };
     let Evaluation::Server(src) = s.evaluation else { return };
     let Some(source) = state.config.sources.get(src) else { return };
     let SourceKind::Prometheus { url } = &source.kind else { return };
-    let (url, auth, expr, timeout, tls) =
-        (url.clone(), source.auth.clone(), s.expr.clone(), source.timeout, source.tls.clone());
-    let sig = s.clone();
+    let client = clients.entry(src).or_insert_with(|| crate::intake::http::client(&source.tls, source.timeout)).clone();
+    let (url, auth, expr, timeout) = (url.clone(), source.auth.clone(), s.expr.clone(), source.timeout);
     tokio::spawn(async move {
-        let value = match crate::intake::http::client(&tls, timeout) {
+        let value = match client {
             Ok(c) => instant_query(&c, &url, &auth, &expr, at_ms, timeout).await,
             Err(e) => Err(e),
         };
-        let outcome = judge(&sig, value, false);
-        let _ = tx.send(Msg::Queried { signal, at_ms, outcome }).await;
+        let _ = tx.send(Msg::Queried { signal, at_ms, value }).await;
     });
 }
 
-/// SIGTERM, SIGHUP and SIGINT (ctrl-c arrives as a key in raw mode, but `kill -INT` does not).
-struct Signals {
+/// SIGTERM, SIGHUP and SIGINT: what stops the cockpit (where ctrl-c arrives as a key in raw
+/// mode, but `kill -INT` does not) and `nightwatch sim`.
+pub struct StopSignals {
     #[cfg(unix)]
     streams: Vec<(tokio::signal::unix::Signal, &'static str)>,
 }
 
-impl Signals {
-    fn new() -> Signals {
+impl StopSignals {
+    /// Starts listening (inside a tokio runtime).
+    pub fn listen() -> StopSignals {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
@@ -253,13 +253,14 @@ impl Signals {
             .into_iter()
             .filter_map(|(k, name)| signal(k).ok().map(|s| (s, name)))
             .collect();
-            Signals { streams }
+            StopSignals { streams }
         }
         #[cfg(not(unix))]
-        Signals {}
+        StopSignals {}
     }
 
-    async fn next(&mut self) -> String {
+    /// The name of the next signal that arrives.
+    pub async fn next(&mut self) -> String {
         #[cfg(unix)]
         {
             if self.streams.is_empty() {

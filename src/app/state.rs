@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use super::keys::{Action, Key, KeyMap};
 use crate::alerts::{Engine, Severity, TransitionKind};
 use crate::config::{Config, Evaluation};
-use crate::intake::health::{ScrapeDone, TargetHealth};
+use crate::intake::health::{ScrapeDone, TargetHealth, apply_scrape};
 use crate::intake::scheduler::{IntakeMsg, Target};
-use crate::intake::scrape::decode_series;
 use crate::series::Store;
-use crate::signals::{Outcome, evaluate_local};
+use crate::signals::promql::Value;
+use crate::signals::{Outcome, evaluate_local, judge};
 
 /// How many history points each signal keeps (one per `HISTORY_STEP_MS`).
 pub const HISTORY_POINTS: usize = 90;
@@ -26,11 +26,11 @@ pub enum Msg {
     Key(Key),
     Resize(u16, u16),
     Intake(IntakeMsg),
-    /// The answer of a signal evaluated by a server.
+    /// The answer of a signal evaluated by a server (judged against its thresholds here).
     Queried {
         signal: usize,
         at_ms: i64,
-        outcome: Outcome,
+        value: Result<Value, String>,
     },
     /// The wall clock (sent every second, and after other messages).
     Tick(i64),
@@ -111,7 +111,6 @@ pub struct State {
     pub started_ms: i64,
     pub last_eval_ms: Option<i64>,
     pub last_poll_ms: Option<i64>,
-    pub size: (u16, u16),
     pub view: View,
     pub focus: Focus,
     pub panel_sel: usize,
@@ -155,7 +154,6 @@ impl State {
             started_ms: now_ms,
             last_eval_ms: None,
             last_poll_ms: None,
-            size: (80, 24),
             view: View::Dashboard,
             focus: Focus::Panels,
             panel_sel: 0,
@@ -210,20 +208,8 @@ impl State {
 
     fn ingest(&mut self, d: ScrapeDone) {
         let Some(t) = self.targets.get(&d.target) else { return };
-        if let Some(h) = self.health.get_mut(&d.target) {
-            h.record(&d);
-        }
+        apply_scrape(&d, &t.spec.labels, &mut self.store, self.health.get_mut(&d.target));
         self.last_poll_ms = Some(self.last_poll_ms.map_or(d.started_ms, |p| p.max(d.started_ms)));
-        match &d.result {
-            Ok(s) => {
-                let report =
-                    self.store.ingest(d.target, &t.spec.labels, s.batch.samples(), decode_series, d.started_ms);
-                if let Some(h) = self.health.get_mut(&d.target) {
-                    h.record_ingest(&report);
-                }
-            }
-            Err(_) => self.store.target_down(d.target, d.started_ms),
-        }
     }
 
     /// Evaluates every local signal now and asks for the server-evaluated ones.
@@ -477,12 +463,15 @@ impl State {
     }
 
     fn move_selection(&mut self, action: Action) {
-        let alerts = self.listed_alerts().len();
-        let targets = self.listed_targets().len();
-        let (sel, len) = match (self.view, self.focus) {
-            (View::Targets, _) => (&mut self.target_sel, targets),
-            (View::Dashboard, Focus::Alerts) => (&mut self.alert_sel, alerts),
-            (View::Dashboard, Focus::Panels) => (&mut self.panel_sel, panel_count(&self.config)),
+        let len = match (self.view, self.focus) {
+            (View::Targets, _) => self.listed_targets().len(),
+            (View::Dashboard, Focus::Alerts) => self.listed_alerts().len(),
+            (View::Dashboard, Focus::Panels) => self.config.panel_ids().len(),
+        };
+        let sel = match (self.view, self.focus) {
+            (View::Targets, _) => &mut self.target_sel,
+            (View::Dashboard, Focus::Alerts) => &mut self.alert_sel,
+            (View::Dashboard, Focus::Panels) => &mut self.panel_sel,
         };
         let last = len.saturating_sub(1);
         *sel = match action {
@@ -532,24 +521,20 @@ impl State {
     }
 }
 
-/// The number of dashboard panels a config fills.
-pub fn panel_count(config: &Config) -> usize {
-    crate::ui::view::panel_ids(config).len()
-}
-
 /// The only place state changes.
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     let mut effects = Vec::new();
     match msg {
         Msg::Key(k) => state.key(k, &mut effects),
-        Msg::Resize(w, h) => {
-            state.size = (w, h);
-            state.dirty = true;
-        }
+        // The next frame is drawn at the terminal's new size.
+        Msg::Resize(..) => state.dirty = true,
         Msg::Intake(m) => state.intake(m, &mut effects),
-        Msg::Queried { signal, at_ms, outcome } => {
+        Msg::Queried { signal, at_ms, value } => {
             // An answer older than the last one shown is dropped.
-            if signal < state.outcomes.len() && state.last_eval_ms.is_none_or(|t| at_ms >= t) {
+            if let Some(s) = state.config.signals.get(signal)
+                && state.last_eval_ms.is_none_or(|t| at_ms >= t)
+            {
+                let outcome = judge(s, value, false);
                 state.judged(signal, outcome, at_ms, &mut effects);
                 state.dirty = true;
             }
@@ -637,7 +622,7 @@ mod tests {
         press(&mut s, Key::Down);
         assert_eq!(s.panel_sel, 2);
         press(&mut s, Key::Char('G'));
-        assert_eq!(s.panel_sel, panel_count(&s.config) - 1);
+        assert_eq!(s.panel_sel, s.config.panel_ids().len() - 1);
         press(&mut s, Key::Char('g'));
         assert_eq!(s.panel_sel, 0);
         press(&mut s, Key::Up);
@@ -797,11 +782,10 @@ mod tests {
         assert!(update(&mut s, Msg::Tick(T + 300)).is_empty(), "not before the refresh is due");
         assert_eq!(update(&mut s, Msg::Tick(T + 1_000)).len(), n);
         let k = s.config.signals.iter().position(|x| x.id == "timeout-ratio").expect("signal");
-        let late = Outcome::Failed { reason: "timeout".into() };
-        update(&mut s, Msg::Queried { signal: k, at_ms: T, outcome: late });
+        update(&mut s, Msg::Queried { signal: k, at_ms: T, value: Err("timeout".into()) });
         assert!(s.outcomes[k].is_none(), "an answer older than the last evaluation is dropped");
         let now = Outcome::Values { readings: vec![], warming_up: false };
-        update(&mut s, Msg::Queried { signal: k, at_ms: T + 1_000, outcome: now.clone() });
+        update(&mut s, Msg::Queried { signal: k, at_ms: T + 1_000, value: Ok(Value::Vector(vec![])) });
         assert_eq!(s.outcomes[k], Some(now));
     }
 
@@ -828,25 +812,23 @@ mod tests {
     fn a_new_page_rings_the_bell_once() {
         let mut s = state();
         let k = s.config.signals.iter().position(|x| x.id == "timeout-ratio").expect("signal");
-        let page = |v| Outcome::Values {
-            readings: vec![Reading {
+        let page = |v| -> Result<Value, String> {
+            Ok(Value::Vector(vec![crate::signals::promql::Element {
                 labels: Labels::from_pairs([("envoy_cluster_name", "service-b")]),
-                value: v,
-                level: Level::Page,
-            }],
-            warming_up: false,
+                v,
+            }]))
         };
         let mut bells = 0;
         // The signal's `for` is 1m: pending, then firing at PAGE, then still firing.
         for m in 0..6 {
-            let effects = update(&mut s, Msg::Queried { signal: k, at_ms: T + m * 30_000, outcome: page(0.5) });
+            let effects = update(&mut s, Msg::Queried { signal: k, at_ms: T + m * 30_000, value: page(0.5) });
             bells += effects.iter().filter(|e| **e == Effect::Bell).count();
         }
         assert_eq!(bells, 1);
         s.flags.bell = false;
         let k2 = s.config.signals.iter().position(|x| x.id == "retry-storm").expect("signal");
         for m in 0..6 {
-            let effects = update(&mut s, Msg::Queried { signal: k2, at_ms: T + m * 30_000, outcome: page(900.0) });
+            let effects = update(&mut s, Msg::Queried { signal: k2, at_ms: T + m * 30_000, value: page(900.0) });
             assert!(!effects.contains(&Effect::Bell), "the bell can be turned off");
         }
     }

@@ -11,10 +11,10 @@ use serde_json::json;
 use crate::alerts::{Alert, Engine};
 use crate::cli::EvalArgs;
 use crate::config::{Config, ConfigSource, Evaluation, Signal, SourceKind};
-use crate::intake::health::{ScrapeDone, TargetHealth};
+use crate::intake::health::{ScrapeDone, TargetHealth, apply_scrape};
 use crate::intake::prometheus::instant_query;
 use crate::intake::scheduler::{Target, discover_once, now_ms, poll_once};
-use crate::intake::scrape::{NameFilter, decode_series};
+use crate::intake::scrape::NameFilter;
 use crate::series::Store;
 use crate::signals::promql::needs_two_samples;
 use crate::signals::{Level, Outcome, evaluate_local, judge};
@@ -38,20 +38,13 @@ impl Snapshot {
 }
 
 pub fn run(config: Option<&Path>, args: &EvalArgs) -> i32 {
-    let mut config = match Config::load(config) {
+    let mut config = match Config::load_watchable(config) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
             return Level::Unknown.exit_code();
         }
     };
-    if config.sources.is_empty() {
-        eprintln!(
-            "nightwatch: no sources configured: add a [[source]] to your config (kind = \"scrape\", \"prometheus\" \
-             or \"sim\"; see config/examples/), or run without a config file to watch the built-in simulated fleet"
-        );
-        return Level::Unknown.exit_code();
-    }
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -83,18 +76,7 @@ pub fn run(config: Option<&Path>, args: &EvalArgs) -> i32 {
 fn ingest(store: &mut Store, health: &mut HashMap<u64, TargetHealth>, targets: &[Target], done: Vec<ScrapeDone>) {
     for d in done {
         let Some(t) = targets.iter().find(|t| t.id == d.target) else { continue };
-        if let Some(h) = health.get_mut(&d.target) {
-            h.record(&d);
-        }
-        match &d.result {
-            Ok(s) => {
-                let report = store.ingest(d.target, &t.spec.labels, s.batch.samples(), decode_series, d.started_ms);
-                if let Some(h) = health.get_mut(&d.target) {
-                    h.record_ingest(&report);
-                }
-            }
-            Err(_) => store.target_down(d.target, d.started_ms),
-        }
+        apply_scrape(&d, &t.spec.labels, store, health.get_mut(&d.target));
     }
 }
 

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::cli::ScrapeArgs;
 use crate::config::{Auth, Limits, Tls, target_url, units::parse_duration};
-use crate::intake::exposition::{Exposition, Format, ValueRules, parse_all_with};
+use crate::intake::exposition::{Exposition, Format, ValueRules, format_value, parse_all_with};
 use crate::intake::http::client;
 use crate::intake::scrape::{ScrapeError, Spec, fetch_body};
 use crate::text::escape_control;
@@ -104,23 +104,13 @@ fn series_name(name: &str, labels: &[(String, String)]) -> String {
     s
 }
 
-fn value_text(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        v.to_string()
-    }
-}
-
 fn table(out: &mut impl Write, exp: &Exposition) -> std::io::Result<()> {
     let rows: Vec<(String, String, Option<i64>)> = exp
         .families
         .iter()
-        .flat_map(|f| f.samples.iter().map(|s| (series_name(&s.name, &s.labels), value_text(s.value), s.timestamp_ms)))
+        .flat_map(|f| {
+            f.samples.iter().map(|s| (series_name(&s.name, &s.labels), format_value(s.value), s.timestamp_ms))
+        })
         .collect();
     let width = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0).min(100);
     for (series, value, ts) in rows {
@@ -137,7 +127,7 @@ fn json_lines(out: &mut impl Write, exp: &Exposition) -> std::io::Result<()> {
         for s in &f.samples {
             let labels: serde_json::Map<String, serde_json::Value> =
                 s.labels.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
-            let value = if s.value.is_finite() { json!(s.value) } else { json!(value_text(s.value)) };
+            let value = if s.value.is_finite() { json!(s.value) } else { json!(format_value(s.value)) };
             let line = json!({
                 "name": s.name,
                 "family": f.name,

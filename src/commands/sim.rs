@@ -46,7 +46,7 @@ pub fn run(args: &SimArgs) -> i32 {
             }
         };
         let nodes = args.nodes as usize;
-        let server = serve(listener, Fleet::new(nodes, args.seed), args.seed, args.speed, args.allow_remote_control);
+        let server = serve(listener, Fleet::new(nodes, args.seed), args.speed, args.allow_remote_control);
         println!(
             "simulated fleet: {nodes} nodes, seed {}, speed {}×\n  metrics  {}\n  control  http://{}/control/ ({})\n\
              Inject faults with `nightwatch chaos …`, remedy with `nightwatch sim ctl …`; ctrl-c stops.",
@@ -56,34 +56,12 @@ pub fn run(args: &SimArgs) -> i32 {
             server.addr,
             if args.allow_remote_control { "any client" } else { "loopback clients only" },
         );
+        let mut stop = crate::app::StopSignals::listen();
         tokio::select! {
             () = server.wait() => 1,
-            () = shutdown_signal() => 0,
+            _ = stop.next() => 0,
         }
     })
-}
-
-/// SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
 
 fn remedy_of(cmd: &RemedyCommand) -> Remedy {

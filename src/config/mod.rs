@@ -222,6 +222,17 @@ pub struct Signal {
 }
 
 impl Config {
+    /// The panels this config's signals fill, in dashboard order; `other` last for signals
+    /// without a panel.
+    pub fn panel_ids(&self) -> Vec<&'static str> {
+        let mut ids: Vec<&'static str> =
+            PANELS.iter().copied().filter(|id| self.signals.iter().any(|s| s.panel.as_deref() == Some(*id))).collect();
+        if self.signals.iter().any(|s| s.panel.is_none()) {
+            ids.push("other");
+        }
+        ids
+    }
+
     /// Loads the config: `path` if given, else `$XDG_CONFIG_HOME/nightwatch/config.toml` (or
     /// `~/.config/...`) if it exists, else the defaults alone.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigErrors> {
@@ -239,6 +250,19 @@ impl Config {
             }
             None => Config::from_texts(None),
         }
+    }
+
+    /// Loads the config for a command that watches something: as `load`, and an error when it
+    /// has no source to watch.
+    pub fn load_watchable(path: Option<&Path>) -> Result<Config, String> {
+        let config = Config::load(path).map_err(|e| e.to_string())?;
+        if config.sources.is_empty() {
+            return Err("nightwatch: no sources configured: add a [[source]] to your config (kind = \"scrape\", \
+                        \"prometheus\" or \"sim\"; see config/examples/), or run without a config file to watch \
+                        the built-in simulated fleet"
+                .to_owned());
+        }
+        Ok(config)
     }
 
     /// Builds the config from the defaults and, optionally, a user file's path and text.

@@ -55,6 +55,29 @@ fn duration_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Err
     s.serialize_f64(d.as_secs_f64() * 1000.0)
 }
 
+/// Feeds one scrape of a target (labelled `labels`) into the store and the target's health: its
+/// samples, or, when it failed, staleness for every series of the target.
+pub fn apply_scrape(
+    done: &ScrapeDone,
+    labels: &Labels,
+    store: &mut crate::series::Store,
+    mut health: Option<&mut TargetHealth>,
+) {
+    if let Some(h) = health.as_deref_mut() {
+        h.record(done);
+    }
+    match &done.result {
+        Ok(s) => {
+            let report =
+                store.ingest(done.target, labels, s.batch.samples(), super::scrape::decode_series, done.started_ms);
+            if let Some(h) = health {
+                h.record_ingest(&report);
+            }
+        }
+        Err(_) => store.target_down(done.target, done.started_ms),
+    }
+}
+
 impl TargetHealth {
     pub fn new(target: u64, source: &str, url: &str, labels: Labels) -> Self {
         TargetHealth { target, source: source.to_owned(), url: url.to_owned(), labels, ..TargetHealth::default() }

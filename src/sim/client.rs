@@ -13,6 +13,8 @@ use super::server::{ControlError, HealRequest, RemedyDone, Status};
 /// The address `nightwatch sim` listens on by default.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:9464";
 
+const TIMEOUT: Duration = Duration::from_secs(5);
+
 pub struct Client {
     base: String,
     http: reqwest::Client,
@@ -21,22 +23,19 @@ pub struct Client {
 impl Client {
     /// A client for the fleet at `addr` (`host:port`, or a URL).
     pub fn new(addr: &str) -> Result<Client, String> {
-        crate::intake::http::install_crypto_provider();
         let addr = addr.trim().trim_end_matches('/');
         let base = if addr.starts_with("http://") || addr.starts_with("https://") {
             addr.to_owned()
         } else {
             format!("http://{addr}")
         };
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .build()
-            .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+        let http = crate::intake::http::client(&crate::config::Tls::default(), TIMEOUT)?;
         Ok(Client { base, http })
     }
 
     async fn call<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, String> {
-        let r = req.send().await.map_err(|e| {
+        // The whole request is bounded (the shared client bounds only connecting).
+        let r = req.timeout(TIMEOUT).send().await.map_err(|e| {
             let mut msg = format!("cannot reach the simulated fleet at {}: {e}", self.base);
             if e.is_connect() {
                 msg.push_str(" (is `nightwatch sim` running? pass its address with --sim)");

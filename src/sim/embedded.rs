@@ -22,7 +22,7 @@ pub async fn start(config: &mut Config) -> Result<Embedded, String> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
             .await
             .map_err(|e| format!("cannot start the simulated fleet for source {:?}: {e}", source.name))?;
-        let server = serve(listener, Fleet::new(nodes, seed), seed, speed, false);
+        let server = serve(listener, Fleet::new(nodes, seed), speed, false);
         let url = reqwest::Url::parse(&server.metrics_url()).map_err(|e| format!("simulated fleet address: {e}"))?;
         out.notes.push(format!(
             "source {:?}: the built-in simulated fleet ({nodes} nodes, seed {seed}, speed {speed}×), started in-process at {url}",

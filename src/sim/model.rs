@@ -280,6 +280,11 @@ impl Fleet {
         self.tick as i64 * TICK_MS
     }
 
+    /// The seed the fleet was made from.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
     pub fn tick(&self) -> u64 {
         self.tick
     }

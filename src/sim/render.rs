@@ -8,7 +8,7 @@
 use std::fmt::Write;
 
 use super::model::{Fleet, Histogram};
-use crate::intake::exposition::Format;
+use crate::intake::exposition::{Format, format_value};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -29,15 +29,11 @@ struct Family {
     samples: Vec<Sample>,
 }
 
+/// A gauge, bound or sum as exposed: whole numbers keep a `.0` (`le="1.0"`), as client
+/// libraries write floats.
 fn num(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v.is_infinite() {
-        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
-    } else {
-        let s = v.to_string();
-        if s.contains('.') || s.contains('e') { s } else { format!("{s}.0") }
-    }
+    let s = format_value(v);
+    if v.is_finite() && !s.contains(['.', 'e']) { format!("{s}.0") } else { s }
 }
 
 /// A counter as exposed: the simulated count divided by the fleet's counter divisor, rounded

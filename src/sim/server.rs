@@ -77,7 +77,6 @@ struct Rendered {
 
 struct Shared {
     fleet: Fleet,
-    seed: u64,
     speed: f64,
     started: Instant,
     rendered: Rendered,
@@ -111,7 +110,7 @@ impl Shared {
     fn status(&self) -> Status {
         Status {
             nodes: self.fleet.nodes.len(),
-            seed: self.seed,
+            seed: self.fleet.seed(),
             speed: self.speed,
             now_ms: self.fleet.now_ms(),
             faults: self.fleet.faults(),
@@ -164,13 +163,12 @@ pub fn is_loopback(addr: &SocketAddr) -> bool {
 }
 
 /// Serves `fleet` on `listener` at `speed` simulated seconds per second.
-pub fn serve(listener: TcpListener, mut fleet: Fleet, seed: u64, speed: f64, allow_remote_control: bool) -> SimServer {
+pub fn serve(listener: TcpListener, mut fleet: Fleet, speed: f64, allow_remote_control: bool) -> SimServer {
     fleet.counter_divisor = speed;
     let addr = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
     let shared = Arc::new(Mutex::new(Shared {
         rendered: Rendered { tick: u64::MAX, text: None, openmetrics: None },
         fleet,
-        seed,
         speed,
         started: Instant::now(),
     }));

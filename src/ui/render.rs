@@ -1,7 +1,7 @@
 //! Drawing the view model. Pure: reads a `ViewModel`, writes into a ratatui frame.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Margin, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Row, Table, Wrap};
@@ -158,13 +158,13 @@ fn draw_dashboard(f: &mut Frame, area: Rect, vm: &ViewModel, theme: Theme) {
     .min(n);
     let rows = n.div_ceil(cols);
     let row_areas = Layout::vertical(vec![Constraint::Ratio(1, u32::from(rows)); rows as usize]).split(panels_area);
-    for (k, p) in vm.panels.iter().enumerate() {
-        let (r, c) = (k as u16 / cols, k as u16 % cols);
-        // The last row's panels share its width.
-        let in_row = if r == rows - 1 { n - r * cols } else { cols };
-        let col_areas = Layout::horizontal(vec![Constraint::Ratio(1, u32::from(in_row)); in_row as usize])
-            .split(row_areas[r as usize]);
-        draw_panel(f, col_areas[c as usize], p, vm.panel_sel == Some(k), theme);
+    // Row by row; the last row's panels share its width.
+    for (r, row) in vm.panels.chunks(usize::from(cols)).enumerate() {
+        let cells = Layout::horizontal(vec![Constraint::Ratio(1, row.len() as u32); row.len()]).split(row_areas[r]);
+        for (c, p) in row.iter().enumerate() {
+            let k = r * usize::from(cols) + c;
+            draw_panel(f, cells[c], p, vm.panel_sel == Some(k), theme);
+        }
     }
     draw_alerts(f, alerts_area, &vm.alerts, vm.alert_sel, vm.filter.as_deref(), theme);
 }
@@ -384,6 +384,5 @@ fn draw_targets(f: &mut Frame, area: Rect, targets: &[TargetRow], sel: usize, fi
         Constraint::Fill(3),
     ];
     let header = Row::new(["SOURCE", "URL", "UP", "LAST", "DURATION", "SAMPLES", "BYTES", "ERROR"]).style(theme.dim());
-    let inner = area.inner(Margin { horizontal: 0, vertical: 0 });
-    f.render_widget(Table::new(rows, widths).header(header).block(block), inner);
+    f.render_widget(Table::new(rows, widths).header(header).block(block), area);
 }

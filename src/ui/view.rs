@@ -2,21 +2,10 @@
 //! render functions read only this; they never see the store, the engine or a channel.
 
 use crate::app::state::{Focus, PromptKind, State, View};
-use crate::config::{Config, Direction, Signal, Unit};
+use crate::config::{Direction, Signal, Unit};
 use crate::series::Labels;
 use crate::signals::{Level, Outcome, Reading};
 use crate::text::escape_control;
-
-/// The dashboard's panels, in order (DESIGN.md); panels a config adds come after them.
-pub const PANELS: [(&str, &str); 7] = [
-    ("clock-skew", "Clock skew"),
-    ("timeout-cascade", "Timeout cascade"),
-    ("timeout-ratio", "Timeout ratio"),
-    ("idempotency-cache", "Idempotency cache"),
-    ("retry-storm", "Retry storm"),
-    ("latency-delta", "Latency delta"),
-    ("ordering", "Ordering violations"),
-];
 
 /// The hops of the request path, for showing a cascade in path order where the names match.
 const PATH: [&str; 4] = ["gateway", "service-a", "service-b", "database"];
@@ -132,24 +121,17 @@ pub struct Detail {
     pub lines: Vec<(String, String)>,
 }
 
-/// The panel ids a config fills, in display order.
-pub fn panel_ids(config: &Config) -> Vec<String> {
-    let mut ids: Vec<String> = PANELS
-        .iter()
-        .filter(|(id, _)| config.signals.iter().any(|s| s.panel.as_deref() == Some(*id)))
-        .map(|(id, _)| (*id).to_owned())
-        .collect();
-    for s in &config.signals {
-        let id = s.panel.clone().unwrap_or_else(|| "other".to_owned());
-        if !ids.contains(&id) {
-            ids.push(id);
-        }
+fn panel_title(id: &str) -> &'static str {
+    match id {
+        "clock-skew" => "Clock skew",
+        "timeout-cascade" => "Timeout cascade",
+        "timeout-ratio" => "Timeout ratio",
+        "idempotency-cache" => "Idempotency cache",
+        "retry-storm" => "Retry storm",
+        "latency-delta" => "Latency delta",
+        "ordering" => "Ordering violations",
+        _ => "Other signals",
     }
-    ids
-}
-
-fn panel_title(id: &str) -> String {
-    PANELS.iter().find(|(p, _)| *p == id).map_or_else(|| id.replace('-', " "), |(_, t)| (*t).to_owned())
 }
 
 /// `3m12s` for people.
@@ -297,7 +279,8 @@ fn bars(
 
 fn panels(ctx: &Ctx) -> Vec<PanelView> {
     let config = &ctx.state.config;
-    panel_ids(config)
+    config
+        .panel_ids()
         .into_iter()
         .map(|id| {
             let members: Vec<(usize, &Signal)> = config
@@ -316,11 +299,21 @@ fn panels(ctx: &Ctx) -> Vec<PanelView> {
             let bar = members.iter().find(|(_, s)| s.bars).or(members.first());
             let thr = members.iter().find(|(_, s)| s.warn.is_some() || s.page.is_some()).or(bar);
             let (bars, warn_at, page_at, summary) = match (bar, thr) {
-                (Some((k, b)), Some((_, t))) => bars(ctx, &id, *k, b, t),
+                (Some((k, b)), Some((_, t))) => bars(ctx, id, *k, b, t),
                 _ => (Vec::new(), None, None, None),
             };
             let signed = bars.iter().any(|b| b.negative);
-            PanelView { title: panel_title(&id), id, level, signals, bars, warn_at, page_at, summary, signed }
+            PanelView {
+                title: panel_title(id).to_owned(),
+                id: id.to_owned(),
+                level,
+                signals,
+                bars,
+                warn_at,
+                page_at,
+                summary,
+                signed,
+            }
         })
         .collect()
 }
@@ -500,6 +493,7 @@ mod tests {
     use super::*;
     use crate::app::keys::Key;
     use crate::app::state::{Flags, Msg, update};
+    use crate::config::Config;
 
     #[test]
     fn a_frozen_display_keeps_its_data_but_not_its_clock() {

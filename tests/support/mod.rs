@@ -150,7 +150,16 @@ async fn handle<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     Ok(())
 }
 
-/// A loopback port nothing listens on.
+/// A loopback port that refuses connections for as long as the guard lives: bound (so no other
+/// test's server can be given it) but not listening.
+pub fn refused_port() -> (tokio::net::TcpSocket, u16) {
+    let s = tokio::net::TcpSocket::new_v4().expect("socket");
+    s.bind(([127, 0, 0, 1], 0).into()).expect("bind");
+    let port = s.local_addr().expect("addr").port();
+    (s, port)
+}
+
+/// A free loopback port for a child process to listen on.
 pub fn closed_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").port()
@@ -195,4 +204,21 @@ pub async fn wait_listening(addr: SocketAddr, within: Duration) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("nothing listens on {addr} after {within:?}");
+}
+
+/// `nightwatch sim --listen` on a free loopback port with `args`, once it listens: the process
+/// (killed when dropped) and its address.
+pub async fn start_fleet(args: &[&str]) -> (Child, String) {
+    let port = closed_port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_nightwatch"))
+        .args(["sim", "--listen", &addr])
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the fleet");
+    let child = Child(child);
+    wait_listening(([127, 0, 0, 1], port).into(), Duration::from_secs(10)).await;
+    (child, addr)
 }

@@ -31,6 +31,18 @@ pub use collect::{Exposition, Family, MAX_KEPT_ERRORS, OwnedExemplar, OwnedSampl
 pub use lex::{is_label_name, is_metric_name, unescape};
 pub use openmetrics::Warnings;
 
+/// A sample value as both text formats write it: `NaN`, `+Inf`, `-Inf`, or the shortest
+/// decimal that reads back as the same number.
+pub fn format_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
+    } else {
+        v.to_string()
+    }
+}
+
 use openmetrics::{OmLine, Validator};
 
 /// How OpenMetrics value rules are enforced: counter-like values neither negative nor NaN,
