@@ -4,9 +4,11 @@
 
 pub mod alerts;
 pub mod app;
+pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod exec;
 pub mod intake;
 pub mod logging;
 pub mod runbooks;

@@ -16,7 +16,10 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use raw::{RawBasicAuth, RawCockpit, RawFile, RawKeyList, RawKeys, RawSignal, RawSource, Threshold};
+use raw::{
+    RawAudit, RawBasicAuth, RawCockpit, RawExec, RawFile, RawKeyList, RawKeys, RawRunbooks, RawSignal, RawSource,
+    Threshold,
+};
 use reqwest::Url;
 
 use crate::app::keys::{Action, Key, KeyMap};
@@ -90,6 +93,49 @@ pub struct Config {
     pub cockpit: Cockpit,
     pub sources: Vec<Source>,
     pub signals: Vec<Signal>,
+    pub runbooks: RunbookSettings,
+    pub audit: AuditSettings,
+    pub exec: ExecSettings,
+}
+
+/// Which commands runbook steps run: the simulated fleet's remedies or production's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Profile {
+    Sim,
+    Prod,
+}
+
+impl Profile {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Sim => "sim",
+            Profile::Prod => "prod",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct RunbookSettings {
+    /// More runbooks (`*.md`), beside the shipped ones; one with a shipped id replaces it.
+    pub dir: Option<PathBuf>,
+    /// `profile = "sim"` or `"prod"`; by default `sim` when every source is the simulated
+    /// fleet, else `prod`.
+    pub profile: Profile,
+}
+
+#[derive(Clone, Debug)]
+pub struct AuditSettings {
+    /// Default: `$XDG_STATE_HOME/nightwatch/audit.jsonl` (`~/.local/state/...`).
+    pub path: PathBuf,
+}
+
+#[derive(Clone, Debug)]
+pub struct ExecSettings {
+    /// For steps that do not set their own.
+    pub timeout: Duration,
+    /// Output kept per step run (head and tail); the rest is counted, not kept.
+    pub output_cap: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -215,6 +261,9 @@ pub struct Signal {
     pub for_: Duration,
     pub keep_firing_for: Duration,
     pub runbook: Option<String>,
+    /// Where the signal's runbook (or, without one, its page threshold) is set, as
+    /// `file:line:col`: where `check` points when the runbook is missing.
+    pub runbook_place: String,
     /// The panel draws its bars from this signal's readings (default: the panel's first
     /// signal); a display-only signal with signed values gives signed bars.
     pub bars: bool,
@@ -356,6 +405,19 @@ fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// `$XDG_STATE_HOME/nightwatch/audit.jsonl`, else `~/.local/state/nightwatch/audit.jsonl`, else
+/// `./nightwatch-audit.jsonl` when there is no home either.
+fn default_audit_path() -> PathBuf {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".local/state")));
+    match base {
+        Some(b) => b.join("nightwatch").join("audit.jsonl"),
+        None => PathBuf::from("nightwatch-audit.jsonl"),
+    }
+}
+
 fn default_user_path() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CONFIG_HOME")
         .filter(|v| !v.is_empty())
@@ -422,6 +484,32 @@ impl MergedSignal {
     fn apply(&mut self, file: usize, span: Range<usize>, r: RawSignal) {
         self.table = Some((file, span));
         overlay!(self, r, file; id, enabled, panel, title, expr, unit, direction, warn, page, clear, for_, keep_firing_for, runbook, source, bars);
+    }
+}
+
+/// `[runbooks]`, `[audit]` and `[exec]` after the overlay: the last file that sets a key wins.
+#[derive(Default)]
+struct MergedSettings {
+    dir: Option<At<String>>,
+    profile: Option<At<String>>,
+    audit_path: Option<At<String>>,
+    timeout: Option<At<String>>,
+    output_cap: Option<At<String>>,
+}
+
+impl MergedSettings {
+    fn apply(&mut self, file: usize, r: Option<RawRunbooks>, a: Option<RawAudit>, e: Option<RawExec>) {
+        if let Some(r) = r {
+            overlay!(self, r, file; dir, profile);
+        }
+        if let Some(a) = a
+            && let Some(p) = a.path
+        {
+            self.audit_path = Some(At { file, v: p });
+        }
+        if let Some(e) = e {
+            overlay!(self, e, file; timeout, output_cap);
+        }
     }
 }
 
@@ -531,6 +619,7 @@ impl Validator {
         let mut sources: Vec<(usize, Spanned<RawSource>)> = Vec::new();
         let mut signals: Vec<MergedSignal> = Vec::new();
         let mut by_id: HashMap<String, usize> = HashMap::new();
+        let mut settings = MergedSettings::default();
         // `builtin-signals = false` (the last file that sets it wins) drops the shipped signals.
         let builtin = raws
             .iter()
@@ -544,6 +633,7 @@ impl Validator {
             if let Some(k) = r.keys {
                 cockpit.apply_keys(file, k);
             }
+            settings.apply(file, r.runbooks, r.audit, r.exec);
             // The user's file replaces the default sources (the built-in fleet) as a whole, even
             // with none: a production config never watches the simulation by accident.
             if file > 0 || !r.source.is_empty() {
@@ -587,7 +677,51 @@ impl Validator {
             .filter(|s| s.enabled.as_ref().is_none_or(|e| *e.get()))
             .filter_map(|s| self.signal(s, &sources))
             .collect();
-        Config { origin, cockpit, sources, signals }
+        let (runbooks, audit, exec) = self.settings(&settings, &sources);
+        Config { origin, cockpit, sources, signals, runbooks, audit, exec }
+    }
+
+    fn path(&self, a: &At<String>) -> PathBuf {
+        self.files[a.file].dir.join(a.get())
+    }
+
+    fn settings(&mut self, m: &MergedSettings, sources: &[Source]) -> (RunbookSettings, AuditSettings, ExecSettings) {
+        let all_sim = !sources.is_empty() && sources.iter().all(|s| matches!(s.kind, SourceKind::Sim(_)));
+        let profile = match &m.profile {
+            None if all_sim => Profile::Sim,
+            None => Profile::Prod,
+            Some(a) => match a.get().as_str() {
+                "sim" => Profile::Sim,
+                "prod" => Profile::Prod,
+                other => {
+                    self.err(a, format!("unknown profile {other:?}: use \"sim\" or \"prod\""));
+                    Profile::Prod
+                }
+            },
+        };
+        let runbooks = RunbookSettings { dir: m.dir.as_ref().map(|a| self.path(a)), profile };
+        let audit = AuditSettings { path: m.audit_path.as_ref().map_or_else(default_audit_path, |a| self.path(a)) };
+        let timeout = self.duration(&m.timeout, Duration::from_secs(60));
+        if timeout.is_zero()
+            && let Some(a) = &m.timeout
+        {
+            self.err(a, "timeout must be longer than 0s");
+        }
+        let output_cap = match &m.output_cap {
+            None => 64 << 10,
+            Some(a) => match units::parse_size(a.get()) {
+                Ok(n) if (1024..=(64 << 20)).contains(&n) => usize::try_from(n).unwrap_or(64 << 10),
+                Ok(_) => {
+                    self.err(a, "output-cap must be between 1KiB and 64MiB");
+                    64 << 10
+                }
+                Err(e) => {
+                    self.err(a, e);
+                    64 << 10
+                }
+            },
+        };
+        (runbooks, audit, ExecSettings { timeout, output_cap })
     }
 
     /// `[keys]`: each key must parse, and no key may end up bound to two actions.
@@ -1091,6 +1225,11 @@ impl Validator {
             for_,
             keep_firing_for,
             runbook: s.runbook.as_ref().map(|r| r.get().clone()),
+            runbook_place: match (&s.runbook, &s.page) {
+                (Some(a), _) => self.place(a.file, a.span()),
+                (None, Some(a)) => self.place(a.file, a.span()),
+                (None, None) => self.place(id.file, id.span()),
+            },
             bars: s.bars.as_ref().is_some_and(|b| *b.get()),
             evaluation,
         })

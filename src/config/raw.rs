@@ -13,6 +13,32 @@ pub struct RawFile {
     pub source: Vec<Spanned<RawSource>>,
     #[serde(default)]
     pub signal: Vec<Spanned<RawSignal>>,
+    pub runbooks: Option<RawRunbooks>,
+    pub audit: Option<RawAudit>,
+    pub exec: Option<RawExec>,
+}
+
+/// `[runbooks]`: where more runbooks live, and which commands their steps run.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawRunbooks {
+    pub dir: Option<Spanned<String>>,
+    pub profile: Option<Spanned<String>>,
+}
+
+/// `[audit]`: the audit log's path.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawAudit {
+    pub path: Option<Spanned<String>>,
+}
+
+/// `[exec]`: defaults for running steps.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawExec {
+    pub timeout: Option<Spanned<String>>,
+    pub output_cap: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]

@@ -1,5 +1,9 @@
-//! Runbooks as code. So far: the flowchart model (the Mermaid subset of the seed diagrams).
-//! The runbook file (front matter, steps), the linter and the pane come with the rest of the
-//! runbooks issue.
+//! Runbooks as code: Markdown files with a Mermaid flowchart and fenced step blocks.
+//!
+//! `file` reads one file, `flowchart` its diagram, `condition` the live conditions bound to
+//! decisions and verifications; `library` gathers the shipped runbooks and the config's, and
+//! `lint` checks them against the config.
 
+pub mod condition;
+pub mod file;
 pub mod flowchart;

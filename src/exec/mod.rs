@@ -1,0 +1,3 @@
+//! Confirmed-step execution: argv building, value checks, timeouts, process groups.
+
+pub mod template;
