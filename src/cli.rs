@@ -74,6 +74,9 @@ pub struct ScrapeArgs {
     /// How long to wait for the target
     #[arg(long, default_value = "10s", value_name = "DURATION")]
     pub timeout: String,
+    /// Only series whose name starts with this (repeatable)
+    #[arg(long = "match", value_name = "PREFIX")]
+    pub matches: Vec<String>,
 }
 
 #[derive(Args, Debug)]

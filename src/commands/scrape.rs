@@ -47,7 +47,7 @@ pub fn run(args: &ScrapeArgs) -> i32 {
     let started = Instant::now();
     let parsed = parse_all_with(&body, format, spec.value_rules);
     let parse_time = started.elapsed();
-    let exp = match parsed {
+    let mut exp = match parsed {
         Ok(e) => e,
         Err(e) => {
             return fail(&format!(
@@ -65,6 +65,13 @@ pub fn run(args: &ScrapeArgs) -> i32 {
             e.line,
             escape_control(&e.message)
         ));
+    }
+    if !args.matches.is_empty() {
+        let keep = |name: &str| args.matches.iter().any(|m| name.starts_with(m.as_str()));
+        for f in &mut exp.families {
+            f.samples.retain(|s| keep(&s.name));
+        }
+        exp.families.retain(|f| !f.samples.is_empty());
     }
     let out = std::io::stdout();
     let mut out = out.lock();

@@ -7,3 +7,8 @@
 pub mod condition;
 pub mod file;
 pub mod flowchart;
+pub mod library;
+pub mod lint;
+
+pub use file::Runbook;
+pub use library::Library;
