@@ -46,12 +46,90 @@ pub enum Command {
     Scrape(ScrapeArgs),
     /// Poll once (twice where a rate needs it) and print every signal's value, level and alerts
     Eval(EvalArgs),
-    /// Validate the config; errors as file:line:col: message
+    /// Validate the config and the runbooks; errors as file:line: message
     Check(CheckArgs),
     /// Serve the simulated fleet's /metrics and control endpoint; `sim ctl` applies remedies
     Sim(SimArgs),
     /// Inject a fault into a running simulated fleet (the chaos menu), list or heal faults
     Chaos(ChaosArgs),
+    /// List, show and run runbooks (the same runbooks, executor and audit log as the cockpit)
+    Runbook(RunbookArgs),
+    /// Read and verify the audit log
+    Audit(AuditArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RunbookArgs {
+    #[command(subcommand)]
+    pub command: RunbookCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RunbookCommand {
+    /// Every runbook: id, severity, the signals it answers, its title
+    List,
+    /// One runbook: what it is for, its flowchart as an outline, its steps in this profile
+    Show { id: String },
+    /// Run one step: checks its values, asks for confirmation, records it in the audit log
+    Run(RunArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The runbook's id
+    pub id: String,
+    /// The step's id
+    pub step: String,
+    /// A template value, e.g. --set node=node-17 (repeatable)
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub set: Vec<String>,
+    /// Answer yes to the prompt (needed when standard input is not a terminal)
+    #[arg(long)]
+    pub yes: bool,
+    /// With --yes, a dangerous step's typed confirmation: the target's name
+    #[arg(long, value_name = "TARGET")]
+    pub confirm: Option<String>,
+    /// Show the exact argv and target; run nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Record the step under this incident id
+    #[arg(long, value_name = "ID")]
+    pub incident: Option<String>,
+    /// After a recover step, do not run its verification
+    #[arg(long)]
+    pub no_verify: bool,
+    #[command(flatten)]
+    pub fleet: FleetAddr,
+}
+
+#[derive(Args, Debug)]
+pub struct AuditArgs {
+    /// The audit log to read (default: the config's [audit] path)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: AuditCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// The last records, one line each
+    Tail {
+        /// How many
+        #[arg(short = 'n', long, default_value_t = 20)]
+        lines: usize,
+    },
+    /// The steps run: when, who, what, the outcome
+    Show {
+        /// Only the records of this incident
+        #[arg(long, value_name = "ID")]
+        incident: Option<String>,
+        /// One JSON object per record
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the hash chain; exit 1 naming the first bad record
+    Verify,
 }
 
 #[derive(Args, Debug)]

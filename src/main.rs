@@ -35,6 +35,8 @@ fn main() -> ExitCode {
         Some(Command::Check(_)) => commands::check::run(cli.config.as_deref()),
         Some(Command::Sim(a)) => commands::sim::run(a),
         Some(Command::Chaos(a)) => commands::chaos::run(a),
+        Some(Command::Runbook(a)) => commands::runbook::run(cli.config.as_deref(), cli.read_only, cli.dry_run, a),
+        Some(Command::Audit(a)) => commands::audit::run(cli.config.as_deref(), a),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::config::units::parse_duration;
 use crate::config::{Config, Signal};
+use crate::signals::Outcome;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
@@ -133,6 +134,29 @@ pub enum Answer {
         labels: String,
         series: usize,
     },
+}
+
+/// A signal outcome's readings as (series, value), for `judge`.
+pub fn readings(outcome: &Outcome) -> Vec<(String, f64)> {
+    match outcome {
+        Outcome::Values { readings, .. } => readings.iter().map(|r| (r.labels.short(), r.value)).collect(),
+        Outcome::Failed { .. } => Vec::new(),
+    }
+}
+
+/// How an answer reads beside a decision: `yes: 2.1s on node-17`.
+pub fn describe(answer: &Answer, signal: &Signal) -> String {
+    match answer {
+        Answer::Unknown => "unknown: no data".to_owned(),
+        Answer::Known { holds, value, labels, series } => {
+            let yn = if *holds { "yes" } else { "no" };
+            if *series > 1 {
+                format!("{yn}: {} on {labels} (worst of {series})", signal.unit.format(*value))
+            } else {
+                format!("{yn}: {} on {labels}", signal.unit.format(*value))
+            }
+        }
+    }
 }
 
 impl SignalCheck {

@@ -9,6 +9,7 @@ pub mod file;
 pub mod flowchart;
 pub mod library;
 pub mod lint;
+pub mod outline;
 
 pub use file::Runbook;
 pub use library::Library;

@@ -89,6 +89,15 @@ impl Labels {
     }
 
     /// Without the metric name.
+    /// The label values that tell series apart, for people: not job and instance, unless
+    /// nothing else does; control characters escaped.
+    pub fn short(&self) -> String {
+        let own: Vec<&str> =
+            self.iter().filter(|(k, _)| !matches!(*k, "job" | "instance" | "__name__")).map(|(_, v)| v).collect();
+        let s = if own.is_empty() { self.get("instance").unwrap_or("-").to_owned() } else { own.join(",") };
+        crate::text::escape_control(&s).into_owned()
+    }
+
     pub fn without_name(&self) -> Labels {
         self.filtered(|k| k != METRIC_NAME)
     }

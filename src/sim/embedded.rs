@@ -40,3 +40,22 @@ pub async fn start(config: &mut Config) -> Result<Embedded, String> {
     }
     Ok(out)
 }
+
+/// Turns every `sim` source of `config` into a scrape of an already running fleet at `addr`
+/// (`nightwatch sim --listen ADDR`): what a command run beside the cockpit or a drill watches.
+pub fn attach(config: &mut Config, addr: &str) -> Result<(), String> {
+    let url = crate::config::target_url(addr, "http", "/metrics")?;
+    for source in &mut config.sources {
+        if matches!(source.kind, SourceKind::Sim(_)) {
+            source.kind = SourceKind::Scrape(Scrape {
+                targets: vec![url.clone()],
+                file_sd: None,
+                scheme: "http".into(),
+                metrics_path: "/metrics".into(),
+                limits: Default::default(),
+                value_rules: Default::default(),
+            });
+        }
+    }
+    Ok(())
+}

@@ -146,10 +146,7 @@ pub fn age(ms: i64) -> String {
 
 /// The label values that tell readings apart (not job and instance, unless nothing else does).
 fn short_labels(l: &Labels) -> String {
-    let own: Vec<&str> =
-        l.iter().filter(|(k, _)| !matches!(*k, "job" | "instance" | "__name__")).map(|(_, v)| v).collect();
-    let s = if own.is_empty() { l.get("instance").unwrap_or("-").to_owned() } else { own.join(",") };
-    escape_control(&s).into_owned()
+    l.short()
 }
 
 fn worse(a: Level, b: Level) -> Level {
