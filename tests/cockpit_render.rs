@@ -96,6 +96,19 @@ fn state_after(faults: &[FaultSpec], minutes: i64, spare_down: bool) -> State {
         update(&mut state, Msg::Intake(IntakeMsg::Scraped(done(2, spare))));
         update(&mut state, Msg::Tick(now + 100));
     }
+    state.library = nightwatch::runbooks::Library::load(None);
+    let mut builtins = std::collections::BTreeMap::new();
+    builtins.insert("sim".to_owned(), "127.0.0.1:9464".to_owned());
+    state.exec = Some(nightwatch::exec::Context {
+        mode: nightwatch::exec::Mode::Run,
+        profile: nightwatch::config::Profile::Sim,
+        default_timeout: Duration::from_secs(30),
+        output_cap: 64 << 10,
+        audit: nightwatch::audit::AuditLog::new("/nonexistent/audit.jsonl"),
+        builtins,
+        incident: None,
+        exe: None,
+    });
     state
 }
 
@@ -251,6 +264,13 @@ fn no_size_panics() {
                 update(&mut s, Msg::Key(Key::Char('t')));
                 update(&mut s, Msg::Key(Key::Tab));
                 update(&mut s, Msg::Key(Key::Enter));
+                for _ in 0..(k % 7) {
+                    update(&mut s, Msg::Key(Key::Char('j')));
+                }
+                // A confirmation box over the pane, sometimes.
+                if k % 2 == 1 {
+                    update(&mut s, Msg::Key(Key::Char('x')));
+                }
             }
             _ => {
                 update(&mut s, Msg::Key(Key::Esc));
@@ -275,4 +295,59 @@ fn clock_offsets_are_signed_bars_either_side_of_zero() {
     let (left, right) = worst.split_once('┊').expect("zero");
     assert!(left.contains('█') && !right.split("  ").next().unwrap_or("").contains('█'), "{worst}");
     assert!(screen.contains("5 of 47 over 100ms, worst -3"), "{screen}");
+}
+
+/// The clock-skew alert's runbook, opened from the alerts list.
+fn clock_skew_pane() -> State {
+    let mut s = state_after(&drill(), 7, false);
+    update(&mut s, Msg::Key(Key::Char('/')));
+    for c in "clock-skew".chars() {
+        update(&mut s, Msg::Key(Key::Char(c)));
+    }
+    update(&mut s, Msg::Key(Key::Enter));
+    update(&mut s, Msg::Key(Key::Tab));
+    update(&mut s, Msg::Key(Key::Enter));
+    assert_eq!(s.pane.as_ref().and_then(|p| p.runbook.as_deref()), Some("clock-skew"));
+    s
+}
+
+#[test]
+fn the_runbook_pane_shows_the_live_path_beside_the_dashboard() {
+    let s = clock_skew_pane();
+    let wide = render(&s, 160, 44, COLOUR);
+    let text = screen(&wide);
+    assert!(text.contains("Runbook clock-skew"), "{text}");
+    assert!(text.contains("yes: 2m on node-"), "the decision's live answer: {text}");
+    assert!(text.contains("Clock skew"), "the dashboard stays visible at 160 columns: {text}");
+    insta::assert_snapshot!("pane_160x44", wide.backend());
+    // Below 120 columns the pane takes the screen.
+    let narrow = render(&s, 80, 24, COLOUR);
+    insta::assert_snapshot!("pane_80x24", narrow.backend());
+}
+
+#[test]
+fn the_confirmation_shows_the_exact_argv_and_asks_for_the_target() {
+    let mut s = clock_skew_pane();
+    // Down to the NTP sync step on the live path.
+    for _ in 0..2 {
+        update(&mut s, Msg::Key(Key::Char('j')));
+    }
+    update(&mut s, Msg::Key(Key::Char('x')));
+    let t = render(&s, 120, 40, COLOUR);
+    let text = screen(&t);
+    assert!(text.contains("ntp-sync") && text.contains("--nodes node-01"), "{text}");
+    assert!(text.contains("Type the target's name"), "{text}");
+    insta::assert_snapshot!("pane_confirm_120x40", t.backend());
+}
+
+fn screen(t: &Terminal<TestBackend>) -> String {
+    let b = t.backend().buffer();
+    let mut out = String::new();
+    for y in 0..b.area.height {
+        for x in 0..b.area.width {
+            out.push_str(b[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
 }

@@ -97,6 +97,7 @@ pub enum Action {
     Silence,
     Filter,
     Palette,
+    Run,
     Back,
 }
 
@@ -119,6 +120,7 @@ impl Action {
             Action::Silence => "silence",
             Action::Filter => "filter",
             Action::Palette => "palette",
+            Action::Run => "run",
             Action::Back => "back",
         }
     }
@@ -140,6 +142,7 @@ impl Action {
             Action::Silence => "silence the selected alert (duration and a comment)",
             Action::Filter => "filter alerts and targets by text",
             Action::Palette => "command palette (ack, silence 1h why, filter x, targets, quit)",
+            Action::Run => "in a runbook: run the selected step (after a confirmation)",
             Action::Back => "back: close the overlay, pane or view",
         }
     }
@@ -174,6 +177,7 @@ impl Default for KeyMap {
             (Key::Char('s'), Silence),
             (Key::Char('/'), Filter),
             (Key::Char(':'), Palette),
+            (Key::Char('x'), Run),
             (Key::Esc, Back),
         ];
         KeyMap { bindings }
@@ -243,6 +247,7 @@ mod tests {
             Action::Silence,
             Action::Filter,
             Action::Palette,
+            Action::Run,
             Action::Back,
         ] {
             assert!(help.iter().any(|(_, d)| *d == a.describe()), "{a:?} is missing from the help");

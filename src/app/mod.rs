@@ -4,7 +4,11 @@
 //! changed.
 
 pub mod keys;
+pub mod pane;
 pub mod state;
+
+#[cfg(test)]
+mod pane_flow_tests;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -105,7 +109,30 @@ pub fn run(config_path: Option<&Path>, opts: &Options) -> i32 {
         };
         let mut state = State::new(config, flags, now_ms());
         state.notes = embedded.notes.clone();
+        state.library = crate::runbooks::Library::load(state.config.runbooks.dir.as_deref());
+        for p in state.library.problems.iter().take(3) {
+            state.notes.push(format!("runbook problem: {p}"));
+        }
+        let mut builtins = std::collections::BTreeMap::new();
+        if let Some(server) = embedded.servers.first() {
+            builtins.insert("sim".to_owned(), server.addr.to_string());
+        } else if let Ok(addr) = std::env::var("NIGHTWATCH_SIM") {
+            builtins.insert("sim".to_owned(), addr);
+        }
+        let audit = crate::audit::AuditLog::new(&state.config.audit.path);
+        state.exec = Some(crate::exec::Context {
+            mode: state::exec_mode(&state.flags),
+            profile: state.config.runbooks.profile,
+            default_timeout: state.config.exec.timeout,
+            output_cap: state.config.exec.output_cap,
+            audit: audit.clone(),
+            builtins,
+            incident: std::env::var("NIGHTWATCH_INCIDENT").ok().filter(|i| !i.is_empty()),
+            exe: std::env::current_exe().ok(),
+        });
+        session_record(&audit, "session-start");
         let code = event_loop(state, rx, theme, started).await;
+        session_record(&audit, "session-end");
         drop(intake);
         drop(embedded);
         code
@@ -127,6 +154,9 @@ async fn event_loop(
         }
     };
     let (answers_tx, mut answers) = mpsc::channel::<Msg>(256);
+    // Step output is bounded by the executor (the capture's head), so this channel is too.
+    let (steps_tx, mut steps) = mpsc::unbounded_channel::<Msg>();
+    let mut cancel_step: Option<tokio::sync::oneshot::Sender<()>> = None;
     let mut events = EventStream::new();
     let mut clock = tokio::time::interval(Duration::from_millis(250));
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -147,6 +177,7 @@ async fn event_loop(
             },
             Some(m) = intake.recv() => Msg::Intake(m),
             Some(m) = answers.recv() => m,
+            Some(m) = steps.recv() => m,
             _ = clock.tick() => Msg::Tick(now_ms()),
             why = signals.next() => Msg::Stop(why),
         };
@@ -169,6 +200,23 @@ async fn event_loop(
                 }
                 Effect::Query { signal, at_ms } => {
                     spawn_query(&state, &mut clients, signal, at_ms, answers_tx.clone());
+                }
+                Effect::RunStep { prepared, confirmation } => {
+                    cancel_step = spawn_step(&state, prepared, confirmation, steps_tx.clone());
+                }
+                Effect::CancelStep => {
+                    if let Some(c) = cancel_step.take() {
+                        let _ = c.send(());
+                    }
+                }
+                Effect::Audit(record) => {
+                    if let Some(audit) = state.exec.as_ref().map(|c| c.audit.clone()) {
+                        tokio::task::spawn_blocking(move || {
+                            if let Err(e) = audit.append(record) {
+                                tracing::warn!("audit: a record was not written to {}: {e}", audit.path().display());
+                            }
+                        });
+                    }
                 }
             }
         }
@@ -207,6 +255,66 @@ async fn event_loop(
     }
     ratatui::restore();
     code
+}
+
+/// A session record; a log that cannot be written is noted in the trace, not fatal (steps
+/// refuse on their own when their records cannot be written).
+fn session_record(audit: &crate::audit::AuditLog, kind: &str) {
+    let mut m = serde_json::Map::new();
+    m.insert("kind".into(), kind.into());
+    if let Err(e) = audit.append(m) {
+        tracing::warn!("audit: {kind} not recorded in {}: {e}", audit.path().display());
+    }
+}
+
+/// Runs a confirmed step through the executor in a task: output as `StepOutput`, the end as
+/// `StepDone`. Returns the sender that cancels it.
+fn spawn_step(
+    state: &State,
+    prepared: crate::exec::Prepared,
+    confirmation: crate::exec::Confirmation,
+    tx: mpsc::UnboundedSender<Msg>,
+) -> Option<tokio::sync::oneshot::Sender<()>> {
+    use crate::exec::Done;
+    let Some(ctx) = state.exec.clone() else {
+        let _ = tx.send(Msg::StepDone { prepared, result: Err("steps cannot run here".into()) });
+        return None;
+    };
+    let Some(rb) = state.library.get(&prepared.runbook).cloned() else {
+        let _ = tx.send(Msg::StepDone { prepared, result: Err("the runbook is gone".into()) });
+        return None;
+    };
+    let (cancel_tx, cancel_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let out = tx.clone();
+        let mut on_output = move |s: &str| {
+            let _ = out.send(Msg::StepOutput(s.to_owned()));
+        };
+        // Only a sent cancel cancels; a dropped sender does not.
+        let cancel = async move {
+            if cancel_rx.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        let r = crate::exec::execute(&rb, &prepared, &confirmation, &ctx, &mut on_output, cancel).await;
+        let result = match r {
+            Ok(Done::WouldRun(p)) => Ok(state::StepResult {
+                status: format!("would run: {}", p.display()),
+                passed: true,
+                run: None,
+                truncated: None,
+            }),
+            Ok(Done::Ran { run, outcome, passed }) => Ok(state::StepResult {
+                status: outcome.status.describe(),
+                passed,
+                run: Some(run),
+                truncated: outcome.output.truncated().then(|| (outcome.output.total, outcome.output.kept_bytes())),
+            }),
+            Err(refusal) => Err(refusal.0),
+        };
+        let _ = tx.send(Msg::StepDone { prepared, result });
+    });
+    Some(cancel_tx)
 }
 
 /// Sends one server evaluation off; its answer comes back as `Msg::Queried`.

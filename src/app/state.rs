@@ -4,10 +4,15 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use super::keys::{Action, Key, KeyMap};
+use super::pane::{self, ConfirmBox, Pane, Running, StepLog, Verifying};
 use crate::alerts::{Engine, Severity, TransitionKind};
 use crate::config::{Config, Evaluation};
+use crate::exec::{self, Confirmation, Context, Mode, Prepared};
 use crate::intake::health::{ScrapeDone, TargetHealth, apply_scrape};
 use crate::intake::scheduler::{IntakeMsg, Target};
+use crate::runbooks::Library;
+use crate::runbooks::condition::{self, Answer};
+use crate::runbooks::file::{Bound, Confirm, Verify};
 use crate::series::Store;
 use crate::signals::promql::Value;
 use crate::signals::{Outcome, evaluate_local, judge};
@@ -36,6 +41,25 @@ pub enum Msg {
     Tick(i64),
     /// The terminal is gone (EOF or an error on input) or a signal asked us to stop.
     Stop(String),
+    /// Output of the running step (escaped, within the executor's bound).
+    StepOutput(String),
+    /// The running step ended, or was refused by the executor.
+    StepDone {
+        prepared: Prepared,
+        result: Result<StepResult, String>,
+    },
+}
+
+/// How a step ended, as the pane shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepResult {
+    /// `exit 0`, `timed out (process group killed)`, …; for a dry run, what would have run.
+    pub status: String,
+    pub passed: bool,
+    /// The audit run id; None for a dry run.
+    pub run: Option<String>,
+    /// Output bytes in all and kept, when it was truncated.
+    pub truncated: Option<(u64, usize)>,
 }
 
 /// What `update` asks the event loop to do.
@@ -48,6 +72,16 @@ pub enum Effect {
         signal: usize,
         at_ms: i64,
     },
+    /// Run a confirmed step through the executor; output comes back as `StepOutput`, the end
+    /// as `StepDone`.
+    RunStep {
+        prepared: Prepared,
+        confirmation: Confirmation,
+    },
+    /// Cancel the running step (its process group is killed; `StepDone` follows).
+    CancelStep,
+    /// Append a record to the audit log.
+    Audit(serde_json::Map<String, serde_json::Value>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,6 +163,20 @@ pub struct State {
     /// Something on screen changed since the last draw.
     pub dirty: bool,
     pub notes: Vec<String>,
+    /// The runbooks the pane opens.
+    pub library: Library,
+    /// How steps run; None where they cannot (no executor set up).
+    pub exec: Option<Context>,
+    /// The runbook pane (open while `detail` is set).
+    pub pane: Option<Pane>,
+    pub running: Option<Running>,
+    pub verifying: Option<Verifying>,
+    /// What ran in this session, with its output: shown in the pane.
+    pub step_log: StepLog,
+    /// "A step is running: quit and cancel it?" is being asked.
+    pub quit_confirm: bool,
+    /// Quit once the running step has ended (it was cancelled).
+    quitting: bool,
 }
 
 impl State {
@@ -167,7 +215,284 @@ impl State {
             filter: String::new(),
             dirty: true,
             notes: Vec::new(),
+            library: Library::default(),
+            exec: None,
+            pane: None,
+            running: None,
+            verifying: None,
+            step_log: StepLog::default(),
+            quit_confirm: false,
+            quitting: false,
         }
+    }
+
+    /// The pane's runbook, if it has one that loaded.
+    pub fn pane_runbook(&self) -> Option<&crate::runbooks::Runbook> {
+        self.library.get(self.pane.as_ref()?.runbook.as_deref()?)
+    }
+
+    /// Opens the runbook pane for an alert.
+    fn open_pane(&mut self, alert: u64) {
+        let Some(a) = self.engine.alert(alert) else {
+            self.flash("that alert is gone");
+            return;
+        };
+        let configured = self.config.signals.iter().find(|s| s.id == a.signal).and_then(|s| s.runbook.clone());
+        let runbook = self.library.for_signal(&a.signal, configured.as_deref()).map(|r| r.id.clone());
+        let mut values: BTreeMap<String, String> = a.labels.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        // Envoy names the hop a service's calls go to `envoy_cluster_name`; steps call it
+        // `service` or `hop`.
+        if let Some(c) = a.labels.get("envoy_cluster_name") {
+            values.entry("service".into()).or_insert_with(|| c.to_owned());
+            values.entry("hop".into()).or_insert_with(|| c.to_owned());
+        }
+        self.detail = Some(alert);
+        self.pane = Some(Pane { alert, runbook, values, sel: 0, confirm: None });
+        // Start on the first step of the live path, where the operator most likely acts.
+        let lines = pane::lines(self.pane_runbook().and_then(|r| r.flowchart.as_ref()));
+        let live = self.live_path();
+        let first = lines.iter().position(|l| {
+            !l.again
+                && live.contains(&l.node)
+                && matches!(self.pane_runbook().and_then(|r| r.binding(&l.node)), Some(Bound::Step(_)))
+        });
+        if let Some(p) = self.pane.as_mut() {
+            p.sel = first.unwrap_or(0);
+        }
+    }
+
+    /// A decision's answer now: Some((yes, how it reads)) when it is bound and has data.
+    pub fn decision_answer(&self, node: &str) -> Option<(Option<bool>, String)> {
+        let rb = self.pane_runbook()?;
+        let Some(Bound::Condition(c)) = rb.binding(node) else { return None };
+        let Ok((signal, threshold)) = c.resolve(&self.config) else {
+            return Some((None, format!("cannot ask {c}: not in this config")));
+        };
+        let k = self.config.signals.iter().position(|s| s.id == signal.id)?;
+        let readings = self.outcomes[k].as_ref().map(condition::readings).unwrap_or_default();
+        let answer = c.judge(threshold, &readings);
+        let yes = match answer {
+            Answer::Known { holds, .. } => Some(holds),
+            Answer::Unknown => None,
+        };
+        Some((yes, condition::describe(&answer, signal)))
+    }
+
+    /// The pane's live path (node ids).
+    pub fn live_path(&self) -> Vec<String> {
+        let Some(f) = self.pane_runbook().and_then(|r| r.flowchart.as_ref()) else { return Vec::new() };
+        pane::live_path(f, &|node| self.decision_answer(node).and_then(|(yes, _)| yes))
+    }
+
+    /// Enter or `x` in the pane: prepare the selected node's step and ask for confirmation.
+    fn run_selected(&mut self) {
+        if self.flags.read_only {
+            self.flash("read-only: steps are hidden and refused");
+            return;
+        }
+        if let Some(r) = &self.running {
+            self.flash(format!("{} is running: wait for it, or q to cancel it", r.prepared.step));
+            return;
+        }
+        let Some(pane) = &self.pane else { return };
+        let Some(rb) = self.pane_runbook() else {
+            self.flash("no runbook answers this alert");
+            return;
+        };
+        let lines = pane::lines(rb.flowchart.as_ref());
+        let Some(line) = lines.get(pane.sel) else { return };
+        let Some(Bound::Step(step)) = rb.binding(&line.node) else {
+            self.flash("this node has no step to run (move to a ▸ step)");
+            return;
+        };
+        let Some(ctx) = &self.exec else {
+            self.flash("steps cannot run here");
+            return;
+        };
+        match exec::prepare(rb, step, &pane.values, ctx) {
+            Ok(p) => {
+                if let Some(pane) = self.pane.as_mut() {
+                    pane.confirm = Some(ConfirmBox { prepared: p, typed: String::new() });
+                }
+            }
+            Err(r) => {
+                let msg = format!("{r} (from the alert's labels)");
+                self.step_log.note(msg.clone());
+                self.flash(msg);
+            }
+        }
+    }
+
+    /// Keys while the confirmation box is open: default No.
+    fn confirm_key(&mut self, key: Key, effects: &mut Vec<Effect>) {
+        let Some(pane) = self.pane.as_mut() else { return };
+        let Some(cb) = pane.confirm.as_mut() else { return };
+        self.dirty = true;
+        let answer = match (cb.prepared.confirm, key) {
+            (_, Key::Ctrl('c')) => {
+                pane.confirm = None;
+                return self.ask_quit(effects);
+            }
+            (_, Key::Esc) => Some(false),
+            (Confirm::Yes, Key::Char('y' | 'Y')) => Some(true),
+            (Confirm::Yes, Key::Char('n' | 'N') | Key::Enter) => Some(false),
+            (Confirm::Type, Key::Enter) => Some(true),
+            (Confirm::Type, Key::Backspace) => {
+                cb.typed.pop();
+                None
+            }
+            (Confirm::Type, Key::Char(c)) if !c.is_control() && cb.typed.chars().count() < 256 => {
+                cb.typed.push(c);
+                None
+            }
+            _ => None,
+        };
+        let Some(yes) = answer else { return };
+        let Some(cb) = pane.confirm.take() else { return };
+        if !yes {
+            self.step_log.note(format!("{}: not confirmed, nothing ran", cb.prepared.step));
+            return;
+        }
+        let typed = (cb.prepared.confirm == Confirm::Type).then_some(cb.typed);
+        self.start(cb.prepared, Confirmation { yes: true, typed, batch: false }, effects);
+    }
+
+    fn start(&mut self, prepared: Prepared, confirmation: Confirmation, effects: &mut Vec<Effect>) {
+        self.step_log.note(format!("$ {}", prepared.display()));
+        self.running = Some(Running { prepared: prepared.clone(), started_ms: self.now_ms, cancelling: false });
+        effects.push(Effect::RunStep { prepared, confirmation });
+    }
+
+    /// Quit, unless a step is running: then ask first.
+    fn ask_quit(&mut self, effects: &mut Vec<Effect>) {
+        if self.running.is_some() {
+            self.quit_confirm = true;
+            self.dirty = true;
+        } else {
+            effects.push(Effect::Quit);
+        }
+    }
+
+    fn cancel_and_quit(&mut self, effects: &mut Vec<Effect>) {
+        self.quitting = true;
+        if let Some(r) = self.running.as_mut() {
+            r.cancelling = true;
+            effects.push(Effect::CancelStep);
+        } else {
+            effects.push(Effect::Quit);
+        }
+    }
+
+    fn step_done(&mut self, prepared: Prepared, result: Result<StepResult, String>, effects: &mut Vec<Effect>) {
+        self.running = None;
+        self.step_log.flush_partial();
+        self.dirty = true;
+        let passed = match &result {
+            Err(refusal) => {
+                self.step_log.note(refusal.clone());
+                false
+            }
+            Ok(r) => {
+                let verdict = if r.run.is_none() {
+                    "dry run"
+                } else if r.passed {
+                    "passed"
+                } else {
+                    "FAILED"
+                };
+                let truncated = r
+                    .truncated
+                    .map_or_else(String::new, |(all, kept)| format!(" (output truncated: {all} bytes, {kept} kept)"));
+                self.step_log.note(format!("{}: {verdict}: {}{truncated}", prepared.step, r.status));
+                r.passed && r.run.is_some()
+            }
+        };
+        if self.quitting {
+            effects.push(Effect::Quit);
+            return;
+        }
+        if !passed || !prepared.mutates() {
+            return;
+        }
+        let Some(rb) = self.library.get(&prepared.runbook) else { return };
+        let Some(step) = rb.step(&prepared.step, prepared.profile) else { return };
+        match step.verify.clone() {
+            None => {}
+            Some(Verify::Signal(check)) => match check.condition.resolve(&self.config) {
+                Ok((signal, threshold)) => {
+                    let k = self.config.signals.iter().position(|s| s.id == signal.id).unwrap_or(0);
+                    let within = i64::try_from(check.within.as_millis()).unwrap_or(i64::MAX);
+                    self.step_log.note(format!(
+                        "verify: waiting up to {} for {}",
+                        crate::config::units::format_duration(check.within),
+                        check.condition
+                    ));
+                    self.verifying = Some(Verifying {
+                        runbook: prepared.runbook.clone(),
+                        step: prepared.step.clone(),
+                        target: prepared.target.clone(),
+                        condition: check.condition,
+                        signal: k,
+                        threshold,
+                        started_ms: self.now_ms,
+                        deadline_ms: self.now_ms.saturating_add(within),
+                        answer: "waiting for data".into(),
+                        result: None,
+                    });
+                }
+                Err(e) => self.step_log.note(format!("verify: {e}")),
+            },
+            Some(Verify::Step(v)) => {
+                let Some(ctx) = &self.exec else { return };
+                match exec::prepare(rb, &v, &prepared.values, ctx) {
+                    Ok(p) => {
+                        self.step_log.note(format!("verify: running step {v}"));
+                        let c = Confirmation { yes: true, typed: Some(p.target.clone()), batch: false };
+                        self.start(p, c, effects);
+                    }
+                    Err(r) => self.step_log.note(format!("verify: {r}")),
+                }
+            }
+        }
+    }
+
+    /// Judges a pending verification against the latest evaluation.
+    fn check_verification(&mut self, effects: &mut Vec<Effect>) {
+        let Some(v) = self.verifying.as_mut() else { return };
+        if v.result.is_some() {
+            return;
+        }
+        let Some(signal) = self.config.signals.get(v.signal) else { return };
+        let readings = self.outcomes[v.signal].as_ref().map(condition::readings).unwrap_or_default();
+        let answer = v.condition.judge(v.threshold, &readings);
+        v.answer = condition::describe(&answer, signal);
+        let holds = matches!(answer, Answer::Known { holds: true, .. });
+        let timed_out = self.now_ms >= v.deadline_ms;
+        if !holds && !timed_out {
+            return;
+        }
+        v.result = Some(holds);
+        let after = (self.now_ms - v.started_ms).max(0);
+        let line = if holds {
+            format!("verified: {} ({}) after {}s", v.condition, v.answer, after / 1000)
+        } else {
+            format!("NOT verified: {} ({}) within {}s", v.condition, v.answer, after / 1000)
+        };
+        let mut m = serde_json::Map::new();
+        m.insert("kind".into(), "step-verified".into());
+        m.insert("runbook".into(), v.runbook.clone().into());
+        m.insert("step".into(), v.step.clone().into());
+        m.insert("target".into(), crate::text::escape_control(&v.target).into_owned().into());
+        m.insert("condition".into(), v.condition.to_string().into());
+        m.insert("answer".into(), v.answer.clone().into());
+        m.insert("passed".into(), holds.into());
+        m.insert("after_ms".into(), after.into());
+        if let Some(i) = self.exec.as_ref().and_then(|c| c.incident.clone()) {
+            m.insert("incident".into(), i.into());
+        }
+        effects.push(Effect::Audit(m));
+        self.step_log.note(line.clone());
+        self.flash(line);
     }
 
     /// The alerts the list shows, in its order: active before resolved, PAGE before WARN,
@@ -228,6 +553,7 @@ impl State {
             }
         }
         self.last_eval_ms = Some(t);
+        self.check_verification(effects);
         if self.last_history_ms.is_none_or(|h| t.saturating_sub(h) >= HISTORY_STEP_MS) {
             self.last_history_ms = Some(t);
             for (k, s) in self.config.signals.iter().enumerate() {
@@ -254,6 +580,18 @@ impl State {
     }
 
     fn key(&mut self, key: Key, effects: &mut Vec<Effect>) {
+        if self.quit_confirm {
+            self.quit_confirm = false;
+            self.dirty = true;
+            if matches!(key, Key::Char('y' | 'Y')) {
+                self.cancel_and_quit(effects);
+            }
+            return;
+        }
+        if self.pane.as_ref().is_some_and(|p| p.confirm.is_some()) {
+            self.confirm_key(key, effects);
+            return;
+        }
         if self.prompt.is_some() {
             self.prompt_key(key, effects);
             return;
@@ -266,12 +604,13 @@ impl State {
         }
         match action {
             Action::Help => self.help = !self.help,
-            Action::Quit => effects.push(Effect::Quit),
+            Action::Quit => self.ask_quit(effects),
             Action::Back => {
                 if self.help {
                     self.help = false;
                 } else if self.detail.is_some() {
                     self.detail = None;
+                    self.pane = None;
                 } else if self.view == View::Targets {
                     self.view = View::Dashboard;
                 } else if self.focus == Focus::Alerts {
@@ -285,11 +624,25 @@ impl State {
                 };
             }
             Action::FocusNext | Action::FocusPrev => {}
+            Action::Down | Action::Up | Action::Top | Action::Bottom if self.pane.is_some() => {
+                let n = pane::lines(self.pane_runbook().and_then(|r| r.flowchart.as_ref())).len();
+                if let Some(p) = self.pane.as_mut() {
+                    let last = n.saturating_sub(1);
+                    p.sel = match action {
+                        Action::Down => (p.sel + 1).min(last),
+                        Action::Up => p.sel.saturating_sub(1),
+                        Action::Top => 0,
+                        _ => last,
+                    };
+                }
+            }
             Action::Down | Action::Up | Action::Top | Action::Bottom => self.move_selection(action),
+            Action::Open | Action::Run if self.pane.is_some() => self.run_selected(),
+            Action::Run => self.flash("open an alert's runbook first (Tab to the alerts, Enter)"),
             Action::Open => {
                 if self.view == View::Dashboard && self.focus == Focus::Alerts {
-                    match self.listed_alerts().get(self.alert_sel) {
-                        Some(a) => self.detail = Some(a.id),
+                    match self.listed_alerts().get(self.alert_sel).map(|a| a.id) {
+                        Some(id) => self.open_pane(id),
                         None => self.flash("no alert to open"),
                     }
                 } else if self.view == View::Dashboard {
@@ -306,6 +659,7 @@ impl State {
             Action::Targets => {
                 self.view = if self.view == View::Targets { View::Dashboard } else { View::Targets };
                 self.detail = None;
+                self.pane = None;
             }
             Action::Silence => match self.selected_alert() {
                 Some(alert) => self.open_prompt(PromptKind::Silence { alert }, ""),
@@ -338,7 +692,11 @@ impl State {
         let Some(p) = self.prompt.as_mut() else { return };
         self.dirty = true;
         match key {
-            Key::Ctrl('c') => effects.push(Effect::Quit),
+            Key::Ctrl('c') => {
+                self.prompt = None;
+                self.ask_quit(effects);
+                return;
+            }
             Key::Esc => {
                 if p.kind == PromptKind::Filter {
                     self.filter.clear();
@@ -426,7 +784,7 @@ impl State {
         let text = text.trim();
         let (cmd, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
         match cmd {
-            "q" | "quit" => effects.push(Effect::Quit),
+            "q" | "quit" => self.ask_quit(effects),
             "ack" => self.ack(),
             "silence" => {
                 let alert = self.selected_alert().ok_or("select an alert first (Tab to the alerts list)")?;
@@ -545,6 +903,9 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             let refresh = i64::try_from(state.config.cockpit.refresh.as_millis()).unwrap_or(1000).max(100);
             if state.last_eval_ms.is_none_or(|t| now - t >= refresh) {
                 state.evaluate(&mut effects);
+            } else {
+                // A verification's deadline passes on the clock, not only on new data.
+                state.check_verification(&mut effects);
             }
             if state.flash.as_ref().is_some_and(|(_, until)| now >= *until) {
                 state.flash = None;
@@ -554,9 +915,33 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 state.dirty = true;
             }
         }
-        Msg::Stop(_) => effects.push(Effect::Quit),
+        Msg::Stop(_) => {
+            // Nobody can answer a prompt any more: cancel a running step (its outcome is
+            // recorded) and quit when it has ended.
+            if state.quitting || state.running.is_none() {
+                effects.push(Effect::Quit);
+            } else {
+                state.cancel_and_quit(&mut effects);
+            }
+        }
+        Msg::StepOutput(text) => {
+            state.step_log.output(&text);
+            state.dirty = true;
+        }
+        Msg::StepDone { prepared, result } => state.step_done(prepared, result, &mut effects),
     }
     effects
+}
+
+/// The executor's mode for the cockpit's flags.
+pub fn exec_mode(flags: &Flags) -> Mode {
+    if flags.read_only {
+        Mode::ReadOnly
+    } else if flags.dry_run {
+        Mode::DryRun
+    } else {
+        Mode::Run
+    }
 }
 
 #[cfg(test)]

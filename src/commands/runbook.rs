@@ -162,6 +162,7 @@ fn context(config: &Config, mode: Mode, a: &RunArgs) -> Context {
         audit: AuditLog::new(&config.audit.path),
         builtins,
         incident: a.incident.clone(),
+        exe: std::env::current_exe().ok(),
     }
 }
 

@@ -533,7 +533,7 @@ impl MergedCockpit {
     }
 
     fn apply_keys(&mut self, file: usize, k: RawKeys) {
-        let lists: [(Action, RawKeyList); 16] = [
+        let lists: [(Action, RawKeyList); 17] = [
             (Action::Help, k.help),
             (Action::Quit, k.quit),
             (Action::FocusNext, k.focus_next),
@@ -549,6 +549,7 @@ impl MergedCockpit {
             (Action::Silence, k.silence),
             (Action::Filter, k.filter),
             (Action::Palette, k.palette),
+            (Action::Run, k.run),
             (Action::Back, k.back),
         ];
         for (action, list) in lists {

@@ -77,6 +77,7 @@ pub struct RawKeys {
     pub silence: RawKeyList,
     pub filter: RawKeyList,
     pub palette: RawKeyList,
+    pub run: RawKeyList,
     pub back: RawKeyList,
 }
 

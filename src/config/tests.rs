@@ -237,16 +237,16 @@ fn a_scrape_source_without_targets_is_named_at_its_table() {
 
 #[test]
 fn keys_can_be_remapped_and_the_bell_turned_off() {
-    let c = load("[cockpit]\nbell = false\n\n[keys]\nquit = [\"x\", \"ctrl-q\"]\nack = [\"A\"]\n").expect("valid");
+    let c = load("[cockpit]\nbell = false\n\n[keys]\nquit = [\"Q\", \"ctrl-q\"]\nack = [\"A\"]\n").expect("valid");
     assert!(!c.cockpit.bell);
     let map = crate::app::keys::KeyMap::with_overrides(&c.cockpit.keys);
     use crate::app::keys::{Action, Key};
-    assert_eq!(map.action(Key::Char('x')), Some(Action::Quit));
+    assert_eq!(map.action(Key::Char('Q')), Some(Action::Quit));
     assert_eq!(map.action(Key::Ctrl('q')), Some(Action::Quit));
     assert_eq!(map.action(Key::Char('q')), None, "the default q no longer quits");
     assert_eq!(map.action(Key::Char('A')), Some(Action::Ack));
     assert_eq!(map.action(Key::Char('a')), None);
-    assert!(map.help().contains(&("x ctrl-q".to_owned(), Action::Quit.describe())), "help shows the new keys");
+    assert!(map.help().contains(&("Q ctrl-q".to_owned(), Action::Quit.describe())), "help shows the new keys");
     assert!(load("").expect("defaults").cockpit.bell, "the bell rings by default");
 }
 

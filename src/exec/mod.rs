@@ -112,6 +112,8 @@ pub struct Context {
     pub builtins: BTreeMap<String, String>,
     /// Recorded with each step, when set.
     pub incident: Option<String>,
+    /// This binary: what `nightwatch` in a step runs (found once, so `prepare` does no I/O).
+    pub exe: Option<PathBuf>,
 }
 
 impl Context {
@@ -190,7 +192,7 @@ pub fn prepare(
     };
     // `nightwatch` in a step is this binary, wherever it is installed.
     if argv.first().map(String::as_str) == Some("nightwatch")
-        && let Ok(me) = std::env::current_exe()
+        && let Some(me) = &ctx.exe
     {
         argv[0] = me.display().to_string();
     }

@@ -64,6 +64,7 @@ fn ctx(mode: Mode) -> (PathBuf, Context) {
         audit: AuditLog::new(dir.join("audit.jsonl")),
         builtins: BTreeMap::new(),
         incident: None,
+        exe: None,
     };
     (dir, ctx)
 }

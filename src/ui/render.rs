@@ -7,8 +7,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Row, Table, Wrap};
 
 use super::theme::Theme;
-use super::view::{AlertRow, Bar, Footer, PanelView, SignalLine, TargetRow, ViewModel};
+use super::view::{AlertRow, Bar, ConfirmView, Detail, Footer, PanelView, SignalLine, TargetRow, ViewModel};
 use crate::app::state::View;
+use crate::runbooks::flowchart::Shape;
 use crate::signals::Level;
 
 pub const MIN_WIDTH: u16 = 80;
@@ -33,36 +34,29 @@ pub fn draw(f: &mut Frame, vm: &ViewModel, theme: Theme) {
         let lines: Vec<Line> = vm.problems.iter().take(2).map(|p| Line::styled(p.clone(), theme.dim())).collect();
         f.render_widget(Paragraph::new(lines), problem_area);
     }
+    // With a runbook pane open at 120 columns and up, the dashboard keeps the left side.
+    let (main, pane) = match &vm.detail {
+        Some(_) if area.width >= 120 => {
+            let pw = (area.width / 2).max(60);
+            let [m, p] = Layout::horizontal([Constraint::Min(0), Constraint::Length(pw)]).areas(body);
+            (m, Some(p))
+        }
+        Some(_) => (body, Some(body)),
+        None => (body, None),
+    };
     match vm.view {
-        View::Dashboard => draw_dashboard(f, body, vm, theme),
+        View::Dashboard => draw_dashboard(f, main, vm, theme),
         View::Targets => {
             let notes = vm.notes.len().min(2) as u16;
-            let [n, t] = Layout::vertical([Constraint::Length(notes), Constraint::Min(0)]).areas(body);
+            let [n, t] = Layout::vertical([Constraint::Length(notes), Constraint::Min(0)]).areas(main);
             let lines: Vec<Line> = vm.notes.iter().take(2).map(|x| Line::styled(x.clone(), theme.dim())).collect();
             f.render_widget(Paragraph::new(lines), n);
             draw_targets(f, t, &vm.targets, vm.target_sel, vm.filter.as_deref(), theme);
         }
     }
     draw_footer(f, footer, vm, theme);
-    if let Some(d) = &vm.detail {
-        let pane = if area.width >= 120 {
-            Rect { x: area.x + area.width / 2, y: body.y, width: area.width - area.width / 2, height: body.height }
-        } else {
-            body
-        };
-        f.render_widget(Clear, pane);
-        let block = Block::bordered()
-            .border_set(theme.border_set())
-            .title(Line::styled(format!(" {} ", d.title), theme.title()));
-        let width = d.lines.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
-        let mut lines: Vec<Line> = d
-            .lines
-            .iter()
-            .map(|(k, v)| Line::from(vec![Span::styled(format!("{k:<width$}  "), theme.dim()), Span::raw(v.clone())]))
-            .collect();
-        lines.push(Line::raw(""));
-        lines.push(Line::styled("a ack · Esc back", theme.dim()));
-        f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), pane);
+    if let (Some(d), Some(pane)) = (&vm.detail, pane) {
+        draw_pane(f, pane, d, theme);
     }
     if let Some(help) = &vm.help {
         let h = (help.len() as u16 + 4).min(area.height);
@@ -78,6 +72,124 @@ pub fn draw(f: &mut Frame, vm: &ViewModel, theme: Theme) {
         lines.push(Line::styled("? or Esc closes this help", theme.dim()));
         f.render_widget(Paragraph::new(lines).block(block), pane);
     }
+}
+
+/// Shape marks: an action in brackets, a decision in a diamond, a start or end in parentheses.
+fn shape_text(shape: Shape, label: &str, ascii: bool) -> String {
+    match (shape, ascii) {
+        (Shape::Action, _) => format!("[{label}]"),
+        (Shape::Decision, false) => format!("◆ {label}"),
+        (Shape::Decision, true) => format!("<{label}>"),
+        (Shape::Round, _) => format!("({label})"),
+    }
+}
+
+/// The runbook pane: the alert, the flowchart outline with live answers and steps, the log of
+/// what ran, and the confirmation box over it.
+fn draw_pane(f: &mut Frame, area: Rect, d: &Detail, theme: Theme) {
+    f.render_widget(Clear, area);
+    let block = Block::bordered()
+        .border_set(theme.border_set())
+        .title(Line::styled(format!(" {} ", d.title), theme.title()))
+        .title_bottom(Line::styled(format!(" {} ", d.hint), theme.dim()));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    if inner.height == 0 || inner.width == 0 {
+        return;
+    }
+    let facts_n = if inner.height >= 36 { d.lines.len() } else { d.lines.len().min(4) };
+    let log_h = if d.log.is_empty() && d.running.is_none() { 0 } else { (inner.height / 3).max(3) };
+    let [facts, chart, log] =
+        Layout::vertical([Constraint::Length(facts_n as u16 + 1), Constraint::Min(0), Constraint::Length(log_h)])
+            .areas(inner);
+    let kw = d.lines.iter().take(facts_n).map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+    let fact_lines: Vec<Line> = d
+        .lines
+        .iter()
+        .take(facts_n)
+        .map(|(k, v)| Line::from(vec![Span::styled(format!("{k:<kw$}  "), theme.dim()), Span::raw(v.clone())]))
+        .collect();
+    f.render_widget(Paragraph::new(fact_lines), facts);
+
+    if let Some(rb) = &d.runbook {
+        let mut lines = vec![Line::styled(format!("Runbook {}", rb.title), theme.title())];
+        if let Some(p) = &rb.problem {
+            lines.push(Line::styled(p.clone(), theme.dim()));
+        }
+        // Keep the selected node in view.
+        let room = usize::from(chart.height.saturating_sub(1));
+        let first = if room == 0 { 0 } else { rb.sel.saturating_sub(room.saturating_sub(1)) };
+        for (i, n) in rb.nodes.iter().enumerate().skip(first).take(room) {
+            let live = if n.live { if theme.ascii { "> " } else { "▶ " } } else { "  " };
+            let via = n.via.as_ref().map_or_else(String::new, |v| format!("{v} → "));
+            let again = if n.again { "  (see above)" } else { "" };
+            let text =
+                format!("{}{live}{via}{}{again}", "  ".repeat(n.depth), shape_text(n.shape, &n.label, theme.ascii));
+            let mut style = if n.live { theme.live() } else { Style::new() };
+            if n.again {
+                style = theme.dim();
+            }
+            let mut spans = vec![Span::styled(text, style)];
+            if let Some(note) = &n.note {
+                let note = if theme.ascii { note.replace('▸', ">") } else { note.clone() };
+                spans.push(Span::styled(format!("  {note}"), if n.has_step { theme.title() } else { theme.dim() }));
+            }
+            let mut line = Line::from(spans);
+            if i == rb.sel {
+                line = line.style(theme.selected());
+            }
+            lines.push(line);
+        }
+        f.render_widget(Paragraph::new(lines), chart);
+    }
+
+    if log_h > 0 {
+        let mut lines = Vec::new();
+        let head = match &d.running {
+            Some(r) => format!("Output — running {r}"),
+            None => "Output".to_owned(),
+        };
+        lines.push(Line::styled(head, theme.title()));
+        let room = usize::from(log.height.saturating_sub(1));
+        let start = d.log.len().saturating_sub(room);
+        for l in &d.log[start..] {
+            lines.push(Line::raw(l.clone()));
+        }
+        f.render_widget(Paragraph::new(lines), log);
+    }
+
+    if let Some(c) = &d.confirm {
+        draw_confirm(f, area, c, theme);
+    }
+}
+
+fn draw_confirm(f: &mut Frame, area: Rect, c: &ConfirmView, theme: Theme) {
+    let w = area.width.saturating_sub(4).min(100);
+    let mut lines = vec![
+        Line::from(vec![Span::styled("Step    ", theme.dim()), Span::raw(format!("{} ({})", c.step, c.phase))]),
+        Line::from(vec![Span::styled("Target  ", theme.dim()), Span::styled(c.target.clone(), theme.title())]),
+        Line::styled("Runs exactly:", theme.dim()),
+        Line::raw(c.argv.clone()),
+    ];
+    if let Some(e) = &c.expect {
+        lines.push(Line::from(vec![Span::styled("Expect  ", theme.dim()), Span::raw(e.clone())]));
+    }
+    if let Some(m) = c.mode {
+        lines.push(Line::styled(m, theme.tag()));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(c.question.clone(), theme.title()));
+    if let Some(t) = &c.typed {
+        lines.push(Line::raw(format!("> {t}_")));
+    }
+    // Height: the lines, wrapped at the box's width, plus the border.
+    let inner_w = usize::from(w.saturating_sub(2)).max(1);
+    let needed: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner_w)).sum();
+    let h = (needed as u16 + 2).min(area.height);
+    let rect = Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h };
+    f.render_widget(Clear, rect);
+    let block = Block::bordered().border_set(theme.border_set()).title(Line::styled(" Confirm ", theme.title()));
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), rect);
 }
 
 fn too_small(f: &mut Frame, area: Rect) {

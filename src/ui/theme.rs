@@ -110,6 +110,15 @@ impl Theme {
         Style::new().add_modifier(Modifier::REVERSED)
     }
 
+    /// A node on the live path of a runbook's flowchart (marked `▶`/`>` as well, for mono).
+    pub fn live(&self) -> Style {
+        if self.mono {
+            Style::new().add_modifier(Modifier::BOLD)
+        } else {
+            Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)
+        }
+    }
+
     pub fn production(&self) -> Style {
         if self.mono {
             Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED)

@@ -119,6 +119,54 @@ pub struct TargetRow {
 pub struct Detail {
     pub title: String,
     pub lines: Vec<(String, String)>,
+    /// The runbook that answers the alert, as a flowchart outline with live answers.
+    pub runbook: Option<RunbookView>,
+    /// What ran in this session and its output (the last lines).
+    pub log: Vec<String>,
+    /// The step running now, as "step on target, 12s".
+    pub running: Option<String>,
+    pub confirm: Option<ConfirmView>,
+    /// Keys that work here.
+    pub hint: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunbookView {
+    pub title: String,
+    pub nodes: Vec<NodeView>,
+    pub sel: usize,
+    /// Why there is no flowchart to show, if so.
+    pub problem: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeView {
+    pub depth: usize,
+    /// The label of the edge that leads here.
+    pub via: Option<String>,
+    pub label: String,
+    pub shape: crate::runbooks::flowchart::Shape,
+    /// On the path the live answers lead along.
+    pub live: bool,
+    /// Listed higher up already.
+    pub again: bool,
+    /// A decision's live answer (`yes: 2.1s on node-17`) or an action's step (`step ntp-sync`).
+    pub note: Option<String>,
+    pub has_step: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConfirmView {
+    pub step: String,
+    pub phase: &'static str,
+    pub argv: String,
+    pub target: String,
+    pub question: String,
+    /// For a step confirmed by typing the target's name: what has been typed.
+    pub typed: Option<String>,
+    pub expect: Option<String>,
+    /// Dry-run or read-only: what the executor will do instead of running.
+    pub mode: Option<&'static str>,
 }
 
 fn panel_title(id: &str) -> &'static str {
@@ -384,7 +432,103 @@ fn detail(state: &State, id: u64, now: i64) -> Option<Detail> {
     if let Some(ack) = &a.ack {
         lines.push(("Acknowledged".to_owned(), format!("by {} {} ago", escape_control(&ack.by), age(now - ack.at))));
     }
-    Some(Detail { title: format!("Alert #{}", a.id), lines })
+    let runbook = runbook_view(state);
+    let running = state.running.as_ref().map(|r| {
+        let cancelling = if r.cancelling { " (cancelling)" } else { "" };
+        format!(
+            "{} on {}, {}{cancelling}",
+            r.prepared.step,
+            escape_control(&r.prepared.target),
+            age((now - r.started_ms).max(0))
+        )
+    });
+    let confirm = state.pane.as_ref().and_then(|p| p.confirm.as_ref()).map(|cb| {
+        let p = &cb.prepared;
+        ConfirmView {
+            step: p.step.clone(),
+            phase: p.phase.as_str(),
+            argv: p.display(),
+            target: escape_control(&p.target).into_owned(),
+            question: p.question(),
+            typed: (p.confirm == crate::runbooks::file::Confirm::Type).then(|| escape_control(&cb.typed).into_owned()),
+            expect: p.expect.clone(),
+            mode: match crate::app::state::exec_mode(&state.flags) {
+                crate::exec::Mode::DryRun => Some("DRY-RUN: shows what would run, runs nothing"),
+                crate::exec::Mode::ReadOnly => Some("READ-ONLY: the executor will refuse"),
+                crate::exec::Mode::Run => None,
+            },
+        }
+    });
+    let hint = if let Some(c) = &confirm {
+        if c.typed.is_some() {
+            "type the target's name, Enter runs · Esc: No".to_owned()
+        } else {
+            "y runs · n, Enter or Esc: No".to_owned()
+        }
+    } else if runbook.as_ref().is_some_and(|r| !r.nodes.is_empty()) && !state.flags.read_only {
+        "↑↓ move · Enter/x run the step · a ack · Esc back".to_owned()
+    } else {
+        "a ack · Esc back".to_owned()
+    };
+    let mut log = state.step_log.tail(200);
+    if let Some(v) = &state.verifying {
+        let status = match v.result {
+            None => format!("verifying {} — now {}", v.condition, v.answer),
+            Some(true) => format!("verified {} — {}", v.condition, v.answer),
+            Some(false) => format!("NOT verified {} — {}", v.condition, v.answer),
+        };
+        if log.last() != Some(&status) && v.result.is_none() {
+            log.push(status);
+        }
+    }
+    Some(Detail { title: format!("Alert #{}", a.id), lines, runbook, log, running, confirm, hint })
+}
+
+fn runbook_view(state: &State) -> Option<RunbookView> {
+    let pane = state.pane.as_ref()?;
+    let Some(id) = &pane.runbook else {
+        return Some(RunbookView {
+            title: "no runbook".into(),
+            nodes: Vec::new(),
+            sel: 0,
+            problem: Some("no runbook answers this signal: add runbook = \"…\" to it (nightwatch check)".into()),
+        });
+    };
+    let Some(rb) = state.pane_runbook() else {
+        return Some(RunbookView {
+            title: id.clone(),
+            nodes: Vec::new(),
+            sel: 0,
+            problem: Some(format!("runbook {id} has problems or is missing: run nightwatch check")),
+        });
+    };
+    let live = state.live_path();
+    let nodes = crate::app::pane::lines(rb.flowchart.as_ref())
+        .into_iter()
+        .map(|l| {
+            let (note, has_step) = match rb.binding(&l.node) {
+                Some(crate::runbooks::file::Bound::Step(s)) if !state.flags.read_only => {
+                    let phase = rb.step(s, state.config.runbooks.profile).map_or("", |st| st.phase.as_str());
+                    (Some(format!("▸ {s} ({phase})")), true)
+                }
+                Some(crate::runbooks::file::Bound::Condition(_)) => {
+                    (state.decision_answer(&l.node).map(|(_, text)| text), false)
+                }
+                _ => (None, false),
+            };
+            NodeView {
+                depth: l.depth,
+                via: l.via.clone(),
+                label: l.label.clone(),
+                shape: l.shape,
+                live: live.contains(&l.node),
+                again: l.again,
+                note,
+                has_step,
+            }
+        })
+        .collect();
+    Some(RunbookView { title: format!("{} — {}", rb.id, rb.title), nodes, sel: pane.sel, problem: None })
 }
 
 fn clock(ms: i64) -> String {
@@ -423,6 +567,16 @@ pub fn build(state: &State) -> ViewModel {
         tags,
     };
     let footer = match (&state.prompt, &state.flash) {
+        _ if state.quit_confirm => {
+            let what = state.running.as_ref().map_or_else(String::new, |r| {
+                format!(" ({} on {})", r.prepared.step, escape_control(&r.prepared.target))
+            });
+            Footer::Prompt {
+                label: format!("A step is running{what}. Cancel it and quit? [y/N] "),
+                text: String::new(),
+                error: None,
+            }
+        }
         (Some(p), _) => {
             let label = match &p.kind {
                 PromptKind::Filter => "filter: ".to_owned(),
