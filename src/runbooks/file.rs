@@ -1,6 +1,6 @@
 //! A runbook file: Markdown, readable as-is on a code host.
 //!
-//! ```text
+//! ~~~~text
 //! +++                                  TOML front matter
 //! id = "clock-skew"
 //! title = "Impossible timestamps / clock skew"
@@ -20,7 +20,7 @@
 //! ```sh {id=ntp-sync phase=recover profile=sim target=node allow-node="node-[0-9]+" verify="clock-skew < 100ms within 2m"}
 //! nightwatch sim ctl --sim {sim} ntp-sync --nodes {node}
 //! ```
-//! ```
+//! ~~~~
 //!
 //! A fenced block whose info string carries `{…}` attributes is a step. Attributes:
 //! `id`, `phase` (detect, diagnose, recover, verify, rollback), `profile` (sim or prod; both
