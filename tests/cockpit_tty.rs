@@ -156,3 +156,71 @@ fn a_hang_up_ends_the_cockpit_within_two_seconds() {
     let _ = std::fs::remove_file(&pid_file);
     assert!(gone, "still running {:?} after the terminal went away", start.elapsed());
 }
+
+/// The heart of the runbooks issue, end to end in a real terminal: a fault pages on the
+/// built-in simulated fleet, Enter opens the runbook with the live branch, the remedy runs
+/// after the typed confirmation, its output streams into the pane, the signal recovers, and
+/// the audit log verifies and names who ran what.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_page_enter_the_runbook_run_the_remedy_verified_and_audited() {
+    let dir = std::env::temp_dir().join(format!("nightwatch-tty-rb-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = dir.join("config.toml");
+    // The built-in fleet (kind = "sim", in-process), polled every second; clock skew pages at
+    // once instead of after 2 minutes, so the test does not wait.
+    std::fs::write(
+        &config,
+        "[[source]]\nname = \"demo\"\nkind = \"sim\"\nnodes = 12\ninterval = \"1s\"\ntimeout = \"1s\"\n\n\
+         [[signal]]\nid = \"clock-skew\"\nfor = \"0s\"\n\n[audit]\npath = \"audit.jsonl\"\n",
+    )
+    .expect("config");
+    let command = format!("{} --config {} --no-bell", nightwatch(), config.display());
+    let Some(tmux) = start_tmux("runbook", &command) else { return };
+    tmux.wait_for("the dashboard", Duration::from_secs(30), |s| s.contains("ms Clock skew"));
+    // Where the built-in fleet listens: the targets view says.
+    tmux.keys(&["t"]);
+    let s = tmux.wait_for("the targets view", Duration::from_secs(10), |s| s.contains("started in-process at"));
+    let at = s.find("http://127.0.0.1:").expect("the fleet's URL") + "http://".len();
+    let addr: String = s[at..].chars().take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':').collect();
+    tmux.keys(&["t"]);
+    let out = Command::new(nightwatch())
+        .args(["chaos", "--sim", &addr, "clock", "jump", "--offset", "+2m", "--nodes", "node-03"])
+        .output()
+        .expect("chaos");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    tmux.wait_for("clock skew to page", Duration::from_secs(30), |s| s.contains("PAGE  clock-skew"));
+
+    tmux.keys(&["Tab"]);
+    tmux.keys(&["Enter"]);
+    let s = tmux.wait_for("the runbook with its live answer", Duration::from_secs(10), |s| {
+        s.contains("Runbook clock-skew") && s.contains("yes: 2m on node-03")
+    });
+    assert!(s.contains("Yes → [Force NTP sync all nodes]"), "{s}");
+    // Down the live path to the NTP sync, and run it.
+    tmux.keys(&["j", "j", "x"]);
+    tmux.wait_for("the confirmation", Duration::from_secs(10), |s| s.contains("Type the target's name (node-03)"));
+    tmux.keys(&["-l", "node-03"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the output in the pane", Duration::from_secs(20), |s| s.contains("stepped the clocks of node-03"));
+    tmux.wait_for("the verification", Duration::from_secs(60), |s| s.contains("verified: clock-skew < 100ms"));
+    tmux.keys(&["Escape"]);
+    tmux.keys(&["q"]);
+    tmux.wait_for("the cockpit to exit", Duration::from_secs(5), |s| s.contains("EXITED=0"));
+
+    let audit = |args: &[&str]| {
+        Command::new(nightwatch()).args(["audit", "--config"]).arg(&config).args(args).output().expect("audit")
+    };
+    let out = audit(&["verify"]);
+    let verify = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success() && verify.contains("chain intact"), "{verify}");
+    let shown = String::from_utf8_lossy(&audit(&["show"]).stdout).into_owned();
+    let user = nightwatch::audit::Who::me().user.clone();
+    for kind in ["step-started", "step-finished", "step-verified"] {
+        assert!(shown.lines().any(|l| l.contains(kind) && l.contains(&format!("{user}@"))), "no {kind}:\n{shown}");
+    }
+    assert!(shown.contains("ntp-sync --nodes node-03"), "{shown}");
+    let tail = String::from_utf8_lossy(&audit(&["tail", "-n", "50"]).stdout).into_owned();
+    assert!(tail.contains("session-start") && tail.contains("session-end"), "{tail}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
