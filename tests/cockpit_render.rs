@@ -351,3 +351,14 @@ fn screen(t: &Terminal<TestBackend>) -> String {
     }
     out
 }
+
+#[test]
+fn a_wide_pane_draws_the_flowchart_as_a_graph() {
+    let s = clock_skew_pane();
+    let t = render(&s, 240, 60, COLOUR);
+    let text = screen(&t);
+    // Boxes: the decision double-lined, actions single, with the live answer in the border.
+    assert!(text.contains("║ Skew > 500ms? ║") || text.contains("Skew > 500ms?"), "{text}");
+    assert!(text.contains("╔") && text.contains("▼ Yes") && text.contains("▼ No"), "{text}");
+    insta::assert_snapshot!("pane_graph_240x60", t.backend());
+}

@@ -7,6 +7,7 @@
 pub mod condition;
 pub mod file;
 pub mod flowchart;
+pub mod layout;
 pub mod library;
 pub mod lint;
 pub mod outline;

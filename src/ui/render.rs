@@ -36,8 +36,16 @@ pub fn draw(f: &mut Frame, vm: &ViewModel, theme: Theme) {
     }
     // With a runbook pane open at 120 columns and up, the dashboard keeps the left side.
     let (main, pane) = match &vm.detail {
-        Some(_) if area.width >= 120 => {
-            let pw = (area.width / 2).max(60);
+        Some(d) if area.width >= 120 => {
+            // Half the screen, or more when the flowchart needs it to be drawn as a graph
+            // (the dashboard keeps at least 60 columns).
+            let half = (area.width / 2).max(60);
+            let widest = area.width - 60;
+            let need = d.runbook.as_ref().and_then(|rb| graph_width(rb, usize::from(widest - 2), theme));
+            let pw = match need {
+                Some(n) if n + 2 > usize::from(half) => u16::try_from(n + 2).unwrap_or(widest).min(widest),
+                _ => half,
+            };
             let [m, p] = Layout::horizontal([Constraint::Min(0), Constraint::Length(pw)]).areas(body);
             (m, Some(p))
         }
@@ -116,7 +124,14 @@ fn draw_pane(f: &mut Frame, area: Rect, d: &Detail, theme: Theme) {
         if let Some(p) = &rb.problem {
             lines.push(Line::styled(p.clone(), theme.dim()));
         }
-        // Keep the selected node in view.
+        if rb.problem.is_none()
+            && let Some(drawing) = graph_lines(rb, usize::from(chart.width), chart.height.saturating_sub(1), theme)
+        {
+            lines.extend(drawing);
+            f.render_widget(Paragraph::new(lines), chart);
+            return draw_pane_rest(f, log, log_h, d, area, theme);
+        }
+        // The outline: when the graph does not fit. Keep the selected node in view.
         let room = usize::from(chart.height.saturating_sub(1));
         let first = if room == 0 { 0 } else { rb.sel.saturating_sub(room.saturating_sub(1)) };
         for (i, n) in rb.nodes.iter().enumerate().skip(first).take(room) {
@@ -142,7 +157,79 @@ fn draw_pane(f: &mut Frame, area: Rect, d: &Detail, theme: Theme) {
         }
         f.render_widget(Paragraph::new(lines), chart);
     }
+    draw_pane_rest(f, log, log_h, d, area, theme);
+}
 
+fn graph_nodes(rb: &super::view::RunbookView, theme: Theme) -> Vec<crate::runbooks::layout::GNode> {
+    rb.graph
+        .iter()
+        .map(|g| crate::runbooks::layout::GNode {
+            label: g.label.clone(),
+            note: g.note.as_ref().map(|n| if theme.ascii { n.replace('▸', ">") } else { n.clone() }),
+            shape: g.shape,
+        })
+        .collect()
+}
+
+/// The columns the flowchart needs to be drawn as a graph, if it can be in `max`.
+fn graph_width(rb: &super::view::RunbookView, max: usize, theme: Theme) -> Option<usize> {
+    if rb.graph.is_empty() {
+        return None;
+    }
+    crate::runbooks::layout::draw(&graph_nodes(rb, theme), &rb.edges, max, theme.ascii).map(|d| d.used_width())
+}
+
+/// The flowchart drawn as a graph in `width` columns, scrolled so the selected node is in
+/// view; live nodes highlighted, the selected one reversed. None when it does not fit.
+fn graph_lines(rb: &super::view::RunbookView, width: usize, height: u16, theme: Theme) -> Option<Vec<Line<'static>>> {
+    use crate::runbooks::layout::{BOX_HEIGHT, draw};
+    let d = draw(&graph_nodes(rb, theme), &rb.edges, width, theme.ascii)?;
+    let height = usize::from(height);
+    let sel_box = rb.graph_sel.and_then(|k| d.boxes.get(k).copied());
+    let top = match sel_box {
+        Some(b) if b.y + BOX_HEIGHT > height => (b.y + BOX_HEIGHT).saturating_sub(height),
+        _ => 0,
+    };
+    let style_at = |x: usize, y: usize| -> Style {
+        let inside =
+            |k: usize| d.boxes.get(k).is_some_and(|b| x >= b.x && x < b.x + b.w && y >= b.y && y < b.y + BOX_HEIGHT);
+        if rb.graph_sel.is_some_and(inside) {
+            return theme.selected();
+        }
+        if rb.graph.iter().enumerate().any(|(k, g)| g.live && inside(k)) {
+            return theme.live();
+        }
+        Style::new()
+    };
+    let lines = d
+        .rows
+        .iter()
+        .enumerate()
+        .skip(top)
+        .take(height)
+        .map(|(y, row)| {
+            let mut spans: Vec<Span<'static>> = Vec::new();
+            let mut run = String::new();
+            let mut run_style = Style::new();
+            for (x, c) in row.iter().enumerate() {
+                let st = style_at(x, y);
+                if st != run_style && !run.is_empty() {
+                    spans.push(Span::styled(std::mem::take(&mut run), run_style));
+                }
+                run_style = st;
+                run.push(*c);
+            }
+            if !run.is_empty() {
+                spans.push(Span::styled(run, run_style));
+            }
+            Line::from(spans)
+        })
+        .collect();
+    Some(lines)
+}
+
+/// The output log and the confirmation box of the pane.
+fn draw_pane_rest(f: &mut Frame, log: Rect, log_h: u16, d: &Detail, area: Rect, theme: Theme) {
     if log_h > 0 {
         let mut lines = Vec::new();
         let head = match &d.running {

@@ -133,10 +133,24 @@ pub struct Detail {
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunbookView {
     pub title: String,
+    /// The outline (also what the selection moves through).
     pub nodes: Vec<NodeView>,
     pub sel: usize,
+    /// The graph to draw when it fits: each node once, and the edges between them.
+    pub graph: Vec<GraphNode>,
+    pub edges: Vec<(usize, usize, Option<String>)>,
+    /// The selected node's index in `graph`.
+    pub graph_sel: Option<usize>,
     /// Why there is no flowchart to show, if so.
     pub problem: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct GraphNode {
+    pub label: String,
+    pub shape: crate::runbooks::flowchart::Shape,
+    pub note: Option<String>,
+    pub live: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -491,6 +505,9 @@ fn runbook_view(state: &State) -> Option<RunbookView> {
             title: "no runbook".into(),
             nodes: Vec::new(),
             sel: 0,
+            graph: Vec::new(),
+            edges: Vec::new(),
+            graph_sel: None,
             problem: Some("no runbook answers this signal: add runbook = \"…\" to it (nightwatch check)".into()),
         });
     };
@@ -499,11 +516,46 @@ fn runbook_view(state: &State) -> Option<RunbookView> {
             title: id.clone(),
             nodes: Vec::new(),
             sel: 0,
+            graph: Vec::new(),
+            edges: Vec::new(),
+            graph_sel: None,
             problem: Some(format!("runbook {id} has problems or is missing: run nightwatch check")),
         });
     };
     let live = state.live_path();
-    let nodes = crate::app::pane::lines(rb.flowchart.as_ref())
+    let note_of = |node: &str| -> (Option<String>, bool) {
+        match rb.binding(node) {
+            Some(crate::runbooks::file::Bound::Step(s)) if !state.flags.read_only => {
+                let phase = rb.step(s, state.config.runbooks.profile).map_or("", |st| st.phase.as_str());
+                (Some(format!("▸ {s} ({phase})")), true)
+            }
+            Some(crate::runbooks::file::Bound::Condition(_)) => (state.decision_answer(node).map(|(_, t)| t), false),
+            _ => (None, false),
+        }
+    };
+    let outline = crate::app::pane::lines(rb.flowchart.as_ref());
+    let (graph, edges) = match &rb.flowchart {
+        Some(f) => {
+            let graph = f
+                .nodes
+                .iter()
+                .map(|n| GraphNode {
+                    label: escape_control(&n.label).into_owned(),
+                    shape: n.shape,
+                    note: note_of(&n.id).0,
+                    live: live.contains(&n.id),
+                })
+                .collect();
+            let idx = |id: &str| f.nodes.iter().position(|n| n.id == id);
+            let edges = f.edges.iter().filter_map(|e| Some((idx(&e.from)?, idx(&e.to)?, e.label.clone()))).collect();
+            (graph, edges)
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    let graph_sel = outline
+        .get(pane.sel)
+        .and_then(|l| rb.flowchart.as_ref().and_then(|f| f.nodes.iter().position(|n| n.id == l.node)));
+    let nodes = outline
         .into_iter()
         .map(|l| {
             let (note, has_step) = match rb.binding(&l.node) {
@@ -528,7 +580,15 @@ fn runbook_view(state: &State) -> Option<RunbookView> {
             }
         })
         .collect();
-    Some(RunbookView { title: format!("{} — {}", rb.id, rb.title), nodes, sel: pane.sel, problem: None })
+    Some(RunbookView {
+        title: format!("{} — {}", rb.id, rb.title),
+        nodes,
+        sel: pane.sel,
+        graph,
+        edges,
+        graph_sel,
+        problem: None,
+    })
 }
 
 fn clock(ms: i64) -> String {
