@@ -209,10 +209,10 @@ async fn event_loop(
                         let _ = c.send(());
                     }
                 }
-                Effect::Audit(record) => {
+                Effect::Audit(records) => {
                     if let Some(audit) = state.exec.as_ref().map(|c| c.audit.clone()) {
                         tokio::task::spawn_blocking(move || {
-                            if let Err(e) = audit.append(record) {
+                            if let Err(e) = audit.append_all(records) {
                                 tracing::warn!("audit: a record was not written to {}: {e}", audit.path().display());
                             }
                         });

@@ -173,7 +173,7 @@ fn a_recover_step_is_verified_by_its_signal_and_the_result_audited() {
     let effects = update(&mut s, Msg::Tick(T + 60_100));
     assert_eq!(s.verifying.as_ref().and_then(|v| v.result), Some(true), "{:?}", s.step_log.tail(5));
     let audit = effects.iter().find_map(|e| match e {
-        Effect::Audit(m) => Some(m),
+        Effect::Audit(m) => m.iter().find(|r| r["kind"] == "step-verified"),
         _ => None,
     });
     let audit = audit.expect("an audit record");
@@ -226,4 +226,43 @@ fn dry_run_says_so_in_the_confirmation() {
     let vm = crate::ui::build(&s);
     let c = vm.detail.and_then(|d| d.confirm).expect("confirm view");
     assert!(c.mode.is_some_and(|m| m.contains("DRY-RUN")));
+}
+
+fn audit_kinds(effects: &[Effect]) -> Vec<String> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Audit(records) => Some(records.iter().map(|r| r["kind"].as_str().unwrap_or("").to_owned())),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+#[test]
+fn acks_silences_opened_runbooks_and_alert_transitions_are_audited() {
+    let mut s = state(Flags { user: "ana".into(), ..Flags::default() });
+    press(&mut s, Key::Tab);
+    assert_eq!(audit_kinds(&press(&mut s, Key::Enter)), ["runbook-opened"]);
+    assert_eq!(audit_kinds(&press(&mut s, Key::Char('a'))), ["ack"]);
+    press(&mut s, Key::Char('s'));
+    type_text(&mut s, "1h waiting on NTP");
+    assert_eq!(audit_kinds(&press(&mut s, Key::Enter)), ["silence"]);
+    // A new alert firing (for = 2m of PAGE) is recorded; pending is not.
+    let k = s.config.signals.iter().position(|x| x.id == "timeout-ratio").expect("signal");
+    let high = Outcome::Values {
+        readings: vec![Reading {
+            labels: Labels::from_pairs([("envoy_cluster_name", "service-b")]),
+            value: 0.5,
+            level: Level::Page,
+        }],
+        warming_up: false,
+    };
+    let mut kinds = Vec::new();
+    for m in 0..6 {
+        let mut effects = Vec::new();
+        s.judged_for_test(k, high.clone(), T + m * 60_000, &mut effects);
+        kinds.extend(audit_kinds(&effects));
+    }
+    assert!(kinds.iter().all(|k| k == "alert") && !kinds.is_empty(), "{kinds:?}");
 }

@@ -80,8 +80,8 @@ pub enum Effect {
     },
     /// Cancel the running step (its process group is killed; `StepDone` follows).
     CancelStep,
-    /// Append a record to the audit log.
-    Audit(serde_json::Map<String, serde_json::Value>),
+    /// Append records to the audit log (one lock, one sync).
+    Audit(Vec<serde_json::Map<String, serde_json::Value>>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,6 +177,19 @@ pub struct State {
     pub quit_confirm: bool,
     /// Quit once the running step has ended (it was cancelled).
     quitting: bool,
+    /// Audit records made while handling a message (acks, silences, runbooks opened), sent
+    /// as one effect when it is done.
+    pending_audit: Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// An audit record of `kind` with some fields.
+fn record(kind: &str, fields: &[(&str, serde_json::Value)]) -> serde_json::Map<String, serde_json::Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("kind".into(), kind.into());
+    for (k, v) in fields {
+        m.insert((*k).to_owned(), v.clone());
+    }
+    m
 }
 
 impl State {
@@ -223,6 +236,7 @@ impl State {
             step_log: StepLog::default(),
             quit_confirm: false,
             quitting: false,
+            pending_audit: Vec::new(),
         }
     }
 
@@ -247,6 +261,12 @@ impl State {
             values.entry("hop".into()).or_insert_with(|| c.to_owned());
         }
         self.detail = Some(alert);
+        if let Some(id) = &runbook {
+            self.pending_audit.push(record(
+                "runbook-opened",
+                &[("runbook", id.clone().into()), ("alert", alert.into()), ("signal", a.signal.clone().into())],
+            ));
+        }
         self.pane = Some(Pane { alert, runbook, values, sel: 0, confirm: None });
         // Start on the first step of the live path, where the operator most likely acts.
         let lines = pane::lines(self.pane_runbook().and_then(|r| r.flowchart.as_ref()));
@@ -490,7 +510,7 @@ impl State {
         if let Some(i) = self.exec.as_ref().and_then(|c| c.incident.clone()) {
             m.insert("incident".into(), i.into());
         }
-        effects.push(Effect::Audit(m));
+        effects.push(Effect::Audit(vec![m]));
         self.step_log.note(line.clone());
         self.flash(line);
     }
@@ -568,8 +588,34 @@ impl State {
         self.dirty = true;
     }
 
+    #[cfg(test)]
+    pub(crate) fn judged_for_test(&mut self, k: usize, o: Outcome, t: i64, effects: &mut Vec<Effect>) {
+        self.judged(k, o, t, effects);
+    }
+
     fn judged(&mut self, k: usize, o: Outcome, t: i64, effects: &mut Vec<Effect>) {
         let transitions = self.engine.observe(&self.config.signals[k], &o, t);
+        // Firing, escalation, de-escalation and resolution go to the audit log (not pending:
+        // most pending alerts never fire).
+        let records: Vec<serde_json::Map<String, serde_json::Value>> = transitions
+            .iter()
+            .filter(|tr| !matches!(tr.kind, TransitionKind::Pending))
+            .map(|tr| {
+                let mut m = serde_json::Map::new();
+                m.insert("kind".into(), "alert".into());
+                m.insert("alert".into(), tr.alert.into());
+                m.insert("signal".into(), tr.signal.clone().into());
+                m.insert("labels".into(), crate::text::escape_control(&tr.labels).into_owned().into());
+                m.insert("transition".into(), serde_json::to_value(tr.kind).unwrap_or_default());
+                if tr.value.is_finite() {
+                    m.insert("value".into(), tr.value.into());
+                }
+                m
+            })
+            .collect();
+        if !records.is_empty() {
+            effects.push(Effect::Audit(records));
+        }
         let new_page = transitions
             .iter()
             .any(|t| matches!(t.kind, TransitionKind::Firing(Severity::Page) | TransitionKind::Escalated));
@@ -771,6 +817,15 @@ impl State {
         self.engine
             .silence(matchers, comment, &by, self.now_ms, self.now_ms.saturating_add(ms))
             .map_err(|e| e.to_string())?;
+        self.pending_audit.push(record(
+            "silence",
+            &[
+                ("alert", alert.into()),
+                ("what", what.clone().into()),
+                ("for_ms", ms.into()),
+                ("comment", crate::text::escape_control(comment.trim()).into_owned().into()),
+            ],
+        ));
         self.flash(format!("silenced {what} for {}", crate::config::units::format_duration(d)));
         Ok(())
     }
@@ -814,7 +869,11 @@ impl State {
         };
         let user = self.user();
         let msg = match self.engine.ack(id, &user, self.now_ms) {
-            Ok(a) => format!("acknowledged {} {}", a.signal, a.labels),
+            Ok(a) => {
+                let what = format!("{} {}", a.signal, a.labels);
+                self.pending_audit.push(record("ack", &[("alert", id.into()), ("what", what.clone().into())]));
+                format!("acknowledged {what}")
+            }
             Err(e) => e,
         };
         self.flash(msg);
@@ -929,6 +988,9 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             state.dirty = true;
         }
         Msg::StepDone { prepared, result } => state.step_done(prepared, result, &mut effects),
+    }
+    if !state.pending_audit.is_empty() {
+        effects.push(Effect::Audit(std::mem::take(&mut state.pending_audit)));
     }
     effects
 }

@@ -99,10 +99,20 @@ impl AuditLog {
     }
 
     /// Appends one record with the event's fields (`kind` and the rest) and returns its `seq`.
-    /// The record is on disk when this returns; an error means it may not be.
+    /// The record is on disk (synced) when this returns; an error means it may not be.
     pub fn append(&self, event: Map<String, Value>) -> io::Result<u64> {
+        self.append_all(vec![event])
+    }
+
+    /// Appends several records under one lock and one sync (alert transitions come in
+    /// bursts); returns the last `seq`.
+    pub fn append_all(&self, events: Vec<Map<String, Value>>) -> io::Result<u64> {
         let mut file = self.open_locked()?;
-        let seq = self.append_locked(&mut file, event)?;
+        let mut seq = 0;
+        for e in events {
+            seq = self.append_locked(&mut file, e)?;
+        }
+        file.sync_data()?;
         // The lock is released when the file is closed.
         Ok(seq)
     }
@@ -125,7 +135,9 @@ impl AuditLog {
             m.insert("reason".into(), why.into());
             self.append_locked(&mut file, m)?;
         }
-        self.append_locked(&mut file, event)
+        let seq = self.append_locked(&mut file, event)?;
+        file.sync_data()?;
+        Ok(seq)
     }
 
     fn open_locked(&self) -> io::Result<File> {
@@ -163,7 +175,6 @@ impl AuditLog {
         }
         let (line, _) = render(event, seq + 1, &prev);
         file.write_all(line.as_bytes())?;
-        file.sync_data()?;
         Ok(seq + 1)
     }
 
