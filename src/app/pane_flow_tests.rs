@@ -266,3 +266,46 @@ fn acks_silences_opened_runbooks_and_alert_transitions_are_audited() {
     }
     assert!(kinds.iter().all(|k| k == "alert") && !kinds.is_empty(), "{kinds:?}");
 }
+
+#[test]
+fn a_value_the_alert_does_not_carry_is_asked_for_and_checked() {
+    let mut s = state(Flags::default());
+    let k = s.config.signals.iter().position(|x| x.id == "timeout-budget").expect("signal");
+    let signal = s.config.signals[k].clone();
+    let over = Outcome::Values {
+        readings: vec![Reading {
+            labels: Labels::from_pairs([("envoy_cluster_name", "service-b")]),
+            value: 2.0,
+            level: Level::Page,
+        }],
+        warming_up: false,
+    };
+    for m in 0..5 {
+        s.engine.observe(&signal, &over, T + 200_000 + m * 60_000);
+    }
+    update(&mut s, Msg::Key(Key::Char('/')));
+    type_text(&mut s, "timeout-budget");
+    press(&mut s, Key::Enter);
+    open(&mut s);
+    assert_eq!(s.pane.as_ref().and_then(|p| p.runbook.as_deref()), Some("timeout-storm"));
+    let lines = super::pane::lines(s.pane_runbook().and_then(|r| r.flowchart.as_ref()));
+    let at = lines.iter().position(|l| l.node == "Budget").expect("the budget node");
+    press(&mut s, Key::Char('g'));
+    for _ in 0..at {
+        press(&mut s, Key::Char('j'));
+    }
+    press(&mut s, Key::Char('x'));
+    let p = s.prompt.as_ref().expect("a value prompt");
+    assert!(matches!(&p.kind, super::state::PromptKind::Value { name, .. } if name == "budget"), "{p:?}");
+    type_text(&mut s, "2s; reboot");
+    press(&mut s, Key::Enter);
+    let err = s.prompt.as_ref().and_then(|p| p.error.clone()).expect("refused in the prompt");
+    assert!(err.contains("(ms|s)"), "{err}");
+    for _ in 0.."; reboot".len() {
+        press(&mut s, Key::Backspace);
+    }
+    press(&mut s, Key::Enter);
+    assert!(s.prompt.is_none());
+    let cb = s.pane.as_ref().and_then(|p| p.confirm.as_ref()).expect("now the confirmation");
+    assert_eq!(cb.prepared.argv[cb.prepared.argv.len() - 4..], ["--hop", "service-b", "--set", "2s"]);
+}

@@ -99,6 +99,8 @@ pub enum PromptKind {
     Silence { alert: u64 },
     /// `:`: a command.
     Command,
+    /// A template value a step needs that the alert's labels do not carry.
+    Value { name: String, pattern: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -329,6 +331,19 @@ impl State {
             self.flash("steps cannot run here");
             return;
         };
+        // A value the alert's labels do not carry is asked for (and checked as it is given).
+        if let Some(st) = rb.step(step, ctx.profile) {
+            let missing = st
+                .template
+                .value_names()
+                .into_iter()
+                .find(|n| !crate::runbooks::file::BUILTIN_VALUES.contains(n) && !pane.values.contains_key(*n));
+            if let Some(name) = missing {
+                let pattern = st.patterns.get(name).map_or_else(String::new, |p| p.source.clone());
+                self.open_prompt(PromptKind::Value { name: name.to_owned(), pattern }, "");
+                return;
+            }
+        }
         match exec::prepare(rb, step, &pane.values, ctx) {
             Ok(p) => {
                 if let Some(pane) = self.pane.as_mut() {
@@ -341,6 +356,29 @@ impl State {
                 self.flash(msg);
             }
         }
+    }
+
+    /// A value typed for the selected step: checked against the step's pattern now, then the
+    /// step goes on to its confirmation (or the next missing value).
+    fn supply_value(&mut self, name: &str, text: &str) -> Result<(), String> {
+        let value = text.trim().to_owned();
+        let profile = self.exec.as_ref().map(|c| c.profile);
+        let step = self.pane_runbook().and_then(|rb| {
+            let lines = pane::lines(rb.flowchart.as_ref());
+            let node = &lines.get(self.pane.as_ref()?.sel)?.node;
+            match rb.binding(node) {
+                Some(Bound::Step(id)) => rb.step(id, profile?).cloned(),
+                _ => None,
+            }
+        });
+        let Some(step) = step else { return Err("the step is gone".into()) };
+        exec::check_value(name, &value, &step).map_err(|r| r.0)?;
+        if let Some(p) = self.pane.as_mut() {
+            p.values.insert(name.to_owned(), value);
+        }
+        self.prompt = None;
+        self.run_selected();
+        Ok(())
     }
 
     /// Keys while the confirmation box is open: default No.
@@ -793,6 +831,7 @@ impl State {
             }
             PromptKind::Silence { alert } => self.silence(*alert, text),
             PromptKind::Command => self.command(text, effects),
+            PromptKind::Value { name, .. } => self.supply_value(name, text),
         }
     }
 

@@ -641,6 +641,7 @@ pub fn build(state: &State) -> ViewModel {
             let label = match &p.kind {
                 PromptKind::Filter => "filter: ".to_owned(),
                 PromptKind::Command => ":".to_owned(),
+                PromptKind::Value { name, pattern } => format!("value for {{{name}}} (must match {pattern}): "),
                 PromptKind::Silence { alert } => {
                     let what = state.engine.alert(*alert).map_or_else(String::new, |a| short_labels(&a.labels));
                     format!("silence {what} for (DURATION COMMENT, e.g. 1h waiting on the PSP): ")
