@@ -79,7 +79,12 @@ pub struct RunArgs {
     /// The runbook's id
     pub id: String,
     /// The step's id
-    pub step: String,
+    #[arg(required_unless_present = "all")]
+    pub step: Option<String>,
+    /// Run every step that only looks (detect, diagnose, verify), in order; steps that change
+    /// things are refused by the executor in a batch
+    #[arg(long, conflicts_with = "step")]
+    pub all: bool,
     /// A template value, e.g. --set node=node-17 (repeatable)
     #[arg(long = "set", value_name = "NAME=VALUE")]
     pub set: Vec<String>,

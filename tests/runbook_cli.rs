@@ -100,6 +100,20 @@ async fn a_remedy_from_the_shell_fixes_the_fault_and_is_audited() {
     let out = run(&["clock-skew", "ntp-sync", "--set", "node=node-03", "--dry-run"]).expect("run");
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     assert!(text(&out).1.contains("would run") && text(&out).1.contains("ntp-sync --nodes node-03"));
+    // A batch runs the steps that only look; the executor refuses the one that changes things.
+    let out = run(&["clock-skew", "--all", "--set", "node=node-03", "--yes"]).expect("run");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("ntp-sync is a recover step and changes things; it never runs as part of \"run all\""),
+        "{stderr}"
+    );
+    assert!(stdout.contains("node_timex_offset_seconds{node=\"node-03\"}"), "{stdout}");
+    assert!(!stdout.contains("stepped the clocks"), "{stdout}");
+    let log = dir.join("audit/audit.jsonl");
+    let before = std::fs::read_to_string(&log).expect("log");
+    assert!(!before.contains("\"step\":\"ntp-sync\""), "the mutating step never started");
+    std::fs::remove_file(&log).expect("a fresh log for the next part");
     // The real thing: it runs, then the signal is verified.
     let out = run(&[
         "clock-skew",
@@ -143,7 +157,6 @@ async fn a_remedy_from_the_shell_fixes_the_fault_and_is_audited() {
     assert!(text(&out).1.contains("read-only"));
 
     // A deleted line is named by verify.
-    let log = dir.join("audit/audit.jsonl");
     let body = std::fs::read_to_string(&log).expect("log");
     let kept: Vec<&str> = body.lines().enumerate().filter(|(i, _)| *i != 1).map(|(_, l)| l).collect();
     std::fs::write(&log, kept.join("\n") + "\n").expect("write");

@@ -182,18 +182,21 @@ fn run_step(lib: &Library, config: Config, mode: Mode, a: &RunArgs) -> i32 {
         return unknown_runbook(lib, &a.id);
     };
     let ctx = context(&config, mode, a);
-    if rb.step(&a.step, ctx.profile).is_none() {
+    let Some(step_id) = a.step.clone() else {
+        return run_all(rb, &values, &ctx, a, mode);
+    };
+    if rb.step(&step_id, ctx.profile).is_none() {
         let steps: Vec<&str> = rb.steps_in(ctx.profile).map(|s| s.id.as_str()).collect();
         eprintln!(
             "nightwatch: runbook {} has no step {:?} in the {} profile (steps: {})",
             rb.id,
-            escape_control(&a.step),
+            escape_control(&step_id),
             ctx.profile.as_str(),
             steps.join(", ")
         );
         return EXIT_USAGE;
     }
-    let prepared = match exec::prepare(rb, &a.step, &values, &ctx) {
+    let prepared = match exec::prepare(rb, &step_id, &values, &ctx) {
         Ok(p) => p,
         Err(r) => {
             eprintln!("nightwatch: {r}");
@@ -242,6 +245,59 @@ fn run_step(lib: &Library, config: Config, mode: Mode, a: &RunArgs) -> i32 {
             Some(Verify::Signal(check)) => verify_signal(config, check, a, &ctx, &prepared).await,
         }
     })
+}
+
+/// `run ID --all`: every step of the profile in order, as one batch: one confirmation for all,
+/// and the executor refuses each step that changes things.
+fn run_all(rb: &Runbook, values: &BTreeMap<String, String>, ctx: &Context, a: &RunArgs, mode: Mode) -> i32 {
+    let steps: Vec<&crate::runbooks::file::Step> = rb.steps_in(ctx.profile).collect();
+    eprintln!("{}: {} steps in the {} profile, as one batch:", rb.id, steps.len(), ctx.profile.as_str());
+    for s in &steps {
+        let note = if s.phase.mutates() { "  (changes things: refused in a batch)" } else { "" };
+        eprintln!("  {} ({}){note}", s.id, s.phase.as_str());
+    }
+    let confirmed = mode != Mode::Run
+        || a.yes
+        || (std::io::stdin().is_terminal() && {
+            eprint!("Run the steps that only look? [y/N] ");
+            let _ = std::io::stderr().flush();
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line).is_ok() && matches!(line.trim(), "y" | "Y" | "yes")
+        });
+    if !confirmed {
+        if !std::io::stdin().is_terminal() && !a.yes {
+            eprintln!("nightwatch: standard input is not a terminal: pass --yes to run the batch");
+        } else {
+            eprintln!("not confirmed: nothing ran");
+        }
+        return EXIT_REFUSED;
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("nightwatch: cannot start the runtime: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    let mut worst = 0;
+    for s in steps {
+        let p = match exec::prepare(rb, &s.id, values, ctx) {
+            Ok(p) => p,
+            Err(r) => {
+                eprintln!("{}: {r}", s.id);
+                worst = worst.max(EXIT_REFUSED);
+                continue;
+            }
+        };
+        describe(&p);
+        let c = Confirmation { yes: true, typed: None, batch: true };
+        let code = rt.block_on(execute(rb, &p, &c, ctx)).unwrap_or_else(|c| c);
+        // A refused mutating step is the batch rule working, not a failure of the batch.
+        if !(code == EXIT_REFUSED && p.mutates()) {
+            worst = worst.max(code);
+        }
+    }
+    if worst == EXIT_REFUSED { EXIT_FAILED } else { worst }
 }
 
 fn describe(p: &Prepared) {
