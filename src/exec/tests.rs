@@ -198,6 +198,18 @@ async fn an_unwritable_audit_log_refuses_the_step() {
     let e = r.expect_err("refused").0;
     assert!(e.contains("audit log") && e.contains("never runs unrecorded"), "{e}");
     assert!(!marker.exists(), "the step ran without its record");
+    // A directory without write permission, where that means something (not as root).
+    if rustix::process::getuid().as_raw() != 0 {
+        use std::os::unix::fs::PermissionsExt;
+        let ro = dir.join("ro");
+        std::fs::create_dir_all(ro.join("locks")).expect("dir");
+        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).expect("chmod");
+        ctx.audit = AuditLog::new(ro.join("audit.jsonl"));
+        let (r, _) = go(&rb, &p, &c, &ctx).await;
+        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).expect("chmod back");
+        assert!(r.expect_err("refused").0.contains("never runs unrecorded"));
+        assert!(!marker.exists());
+    }
 }
 
 #[tokio::test]
