@@ -15,7 +15,6 @@ pub const OUTPUT_LINES: usize = 400;
 /// The runbook opened from an alert.
 #[derive(Clone, Debug)]
 pub struct Pane {
-    pub alert: u64,
     /// The runbook's id; None when no runbook answers the alert's signal.
     pub runbook: Option<String>,
     /// Template values from the alert's labels (`node`, `service`, …).
@@ -45,9 +44,8 @@ pub struct Running {
 /// A signal verification after a recover step.
 #[derive(Clone, Debug)]
 pub struct Verifying {
-    pub runbook: String,
-    pub step: String,
-    pub target: String,
+    /// The recover step being verified.
+    pub prepared: Prepared,
     pub condition: Condition,
     pub signal: usize,
     pub threshold: f64,

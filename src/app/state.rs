@@ -269,7 +269,7 @@ impl State {
                 &[("runbook", id.clone().into()), ("alert", alert.into()), ("signal", a.signal.clone().into())],
             ));
         }
-        self.pane = Some(Pane { alert, runbook, values, sel: 0, confirm: None });
+        self.pane = Some(Pane { runbook, values, sel: 0, confirm: None });
         // Start on the first step of the live path, where the operator most likely acts.
         let lines = pane::lines(self.pane_runbook().and_then(|r| r.flowchart.as_ref()));
         let live = self.live_path();
@@ -287,10 +287,9 @@ impl State {
     pub fn decision_answer(&self, node: &str) -> Option<(Option<bool>, String)> {
         let rb = self.pane_runbook()?;
         let Some(Bound::Condition(c)) = rb.binding(node) else { return None };
-        let Ok((signal, threshold)) = c.resolve(&self.config) else {
+        let Ok((k, signal, threshold)) = c.resolve(&self.config) else {
             return Some((None, format!("cannot ask {c}: not in this config")));
         };
-        let k = self.config.signals.iter().position(|s| s.id == signal.id)?;
         let readings = self.outcomes[k].as_ref().map(condition::readings).unwrap_or_default();
         let answer = c.judge(threshold, &readings);
         let yes = match answer {
@@ -477,8 +476,7 @@ impl State {
         match step.verify.clone() {
             None => {}
             Some(Verify::Signal(check)) => match check.condition.resolve(&self.config) {
-                Ok((signal, threshold)) => {
-                    let k = self.config.signals.iter().position(|s| s.id == signal.id).unwrap_or(0);
+                Ok((k, _, threshold)) => {
                     let within = i64::try_from(check.within.as_millis()).unwrap_or(i64::MAX);
                     self.step_log.note(format!(
                         "verify: waiting up to {} for {}",
@@ -486,9 +484,7 @@ impl State {
                         check.condition
                     ));
                     self.verifying = Some(Verifying {
-                        runbook: prepared.runbook.clone(),
-                        step: prepared.step.clone(),
-                        target: prepared.target.clone(),
+                        prepared: prepared.clone(),
                         condition: check.condition,
                         signal: k,
                         threshold,
@@ -536,18 +532,15 @@ impl State {
         } else {
             format!("NOT verified: {} ({}) within {}s", v.condition, v.answer, after / 1000)
         };
-        let mut m = serde_json::Map::new();
-        m.insert("kind".into(), "step-verified".into());
-        m.insert("runbook".into(), v.runbook.clone().into());
-        m.insert("step".into(), v.step.clone().into());
-        m.insert("target".into(), crate::text::escape_control(&v.target).into_owned().into());
-        m.insert("condition".into(), v.condition.to_string().into());
-        m.insert("answer".into(), v.answer.clone().into());
-        m.insert("passed".into(), holds.into());
-        m.insert("after_ms".into(), after.into());
-        if let Some(i) = self.exec.as_ref().and_then(|c| c.incident.clone()) {
-            m.insert("incident".into(), i.into());
-        }
+        let incident = self.exec.as_ref().and_then(|c| c.incident.clone());
+        let m = exec::verified_record(
+            &v.prepared,
+            &v.condition,
+            &v.answer,
+            holds,
+            u64::try_from(after).unwrap_or(0),
+            incident.as_deref(),
+        );
         effects.push(Effect::Audit(vec![m]));
         self.step_log.note(line.clone());
         self.flash(line);

@@ -45,7 +45,14 @@ pub fn run(config: Option<&Path>, read_only: bool, dry_run: bool, args: &Runbook
             } else {
                 Mode::Run
             };
-            run_step(&lib, config, mode, a)
+            let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("nightwatch: cannot start the runtime: {e}");
+                    return EXIT_FAILED;
+                }
+            };
+            run_step(&rt, &lib, config, mode, a)
         }
     }
 }
@@ -166,7 +173,7 @@ fn context(config: &Config, mode: Mode, a: &RunArgs) -> Context {
     }
 }
 
-fn run_step(lib: &Library, config: Config, mode: Mode, a: &RunArgs) -> i32 {
+fn run_step(rt: &tokio::runtime::Runtime, lib: &Library, config: Config, mode: Mode, a: &RunArgs) -> i32 {
     let values = match parse_sets(&a.set) {
         Ok(v) => v,
         Err(e) => {
@@ -183,7 +190,7 @@ fn run_step(lib: &Library, config: Config, mode: Mode, a: &RunArgs) -> i32 {
     };
     let ctx = context(&config, mode, a);
     let Some(step_id) = a.step.clone() else {
-        return run_all(rb, &values, &ctx, a, mode);
+        return run_all(rt, rb, &values, &ctx, a, mode);
     };
     if rb.step(&step_id, ctx.profile).is_none() {
         let steps: Vec<&str> = rb.steps_in(ctx.profile).map(|s| s.id.as_str()).collect();
@@ -209,13 +216,6 @@ fn run_step(lib: &Library, config: Config, mode: Mode, a: &RunArgs) -> i32 {
         Err(msg) => {
             eprintln!("nightwatch: {msg}");
             return EXIT_REFUSED;
-        }
-    };
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("nightwatch: cannot start the runtime: {e}");
-            return EXIT_FAILED;
         }
     };
     rt.block_on(async {
@@ -249,7 +249,14 @@ fn run_step(lib: &Library, config: Config, mode: Mode, a: &RunArgs) -> i32 {
 
 /// `run ID --all`: every step of the profile in order, as one batch: one confirmation for all,
 /// and the executor refuses each step that changes things.
-fn run_all(rb: &Runbook, values: &BTreeMap<String, String>, ctx: &Context, a: &RunArgs, mode: Mode) -> i32 {
+fn run_all(
+    rt: &tokio::runtime::Runtime,
+    rb: &Runbook,
+    values: &BTreeMap<String, String>,
+    ctx: &Context,
+    a: &RunArgs,
+    mode: Mode,
+) -> i32 {
     let steps: Vec<&crate::runbooks::file::Step> = rb.steps_in(ctx.profile).collect();
     eprintln!("{}: {} steps in the {} profile, as one batch:", rb.id, steps.len(), ctx.profile.as_str());
     for s in &steps {
@@ -272,13 +279,6 @@ fn run_all(rb: &Runbook, values: &BTreeMap<String, String>, ctx: &Context, a: &R
         }
         return EXIT_REFUSED;
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("nightwatch: cannot start the runtime: {e}");
-            return EXIT_FAILED;
-        }
-    };
     let mut worst = 0;
     for s in steps {
         let p = match exec::prepare(rb, &s.id, values, ctx) {
@@ -381,14 +381,13 @@ async fn verify_signal(mut config: Config, check: &SignalCheck, a: &RunArgs, ctx
         eprintln!("verify: {e}");
         return EXIT_FAILED;
     }
-    let (signal, threshold) = match check.condition.resolve(&config) {
-        Ok((s, t)) => (s.clone(), t),
+    let (k, signal, threshold) = match check.condition.resolve(&config) {
+        Ok((k, s, t)) => (k, s.clone(), t),
         Err(e) => {
             eprintln!("verify: {e}");
             return EXIT_FAILED;
         }
     };
-    let k = config.signals.iter().position(|s| s.id == signal.id).unwrap_or(0);
     eprintln!("verify: waiting up to {} for {}", crate::config::units::format_duration(check.within), check.condition);
     let started = Instant::now();
     let mut last = Answer::Unknown;
@@ -407,18 +406,9 @@ async fn verify_signal(mut config: Config, check: &SignalCheck, a: &RunArgs, ctx
         }
         tokio::time::sleep(Duration::from_secs(2).min(check.within.saturating_sub(started.elapsed()))).await;
     };
-    let mut m = serde_json::Map::new();
-    m.insert("kind".into(), "step-verified".into());
-    m.insert("runbook".into(), p.runbook.clone().into());
-    m.insert("step".into(), p.step.clone().into());
-    m.insert("target".into(), escape_control(&p.target).into_owned().into());
-    m.insert("condition".into(), check.condition.to_string().into());
-    m.insert("answer".into(), condition::describe(&last, &signal).into());
-    m.insert("passed".into(), passed.into());
-    m.insert("after_ms".into(), u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX).into());
-    if let Some(i) = &ctx.incident {
-        m.insert("incident".into(), escape_control(i).into_owned().into());
-    }
+    let after = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let answer = condition::describe(&last, &signal);
+    let m = exec::verified_record(p, &check.condition, &answer, passed, after, ctx.incident.as_deref());
     if let Err(e) = ctx.audit.append(m) {
         eprintln!("nightwatch: the verification could not be recorded: {e}");
     }

@@ -280,7 +280,7 @@ pub async fn execute(
     if let Some(i) = &ctx.incident {
         start.insert("incident".into(), escape_control(i).into_owned().into());
     }
-    ctx.audit.append_start(start).map_err(|e| {
+    append_off_thread(&ctx.audit, start, true).await.map_err(|e| {
         Refusal(format!(
             "refused: the audit log {} cannot be written ({e}); a step never runs unrecorded",
             ctx.audit.path().display()
@@ -300,11 +300,45 @@ pub async fn execute(
     if let Some(i) = &ctx.incident {
         fin.insert("incident".into(), escape_control(i).into_owned().into());
     }
-    if let Err(e) = ctx.audit.append(fin) {
+    if let Err(e) = append_off_thread(&ctx.audit, fin, false).await {
         // The step ran; its start is on disk. The next start records this one as unknown.
         tracing::error!("audit: the outcome of run {run} could not be written: {e}");
     }
     Ok(Done::Ran { run, outcome, passed })
+}
+
+/// Appends on a blocking thread: a start reads the log (for starts left open) and every
+/// append syncs to disk, which must not hold up a runtime worker.
+async fn append_off_thread(audit: &AuditLog, record: Map<String, Value>, start: bool) -> std::io::Result<u64> {
+    let log = audit.clone();
+    tokio::task::spawn_blocking(move || if start { log.append_start(record) } else { log.append(record) })
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+}
+
+/// The `step-verified` record: a recover step's signal verification and its result, the same
+/// from the cockpit and from `runbook run`.
+pub fn verified_record(
+    p: &Prepared,
+    condition: &crate::runbooks::condition::Condition,
+    answer: &str,
+    passed: bool,
+    after_ms: u64,
+    incident: Option<&str>,
+) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("kind".into(), "step-verified".into());
+    m.insert("runbook".into(), p.runbook.clone().into());
+    m.insert("step".into(), p.step.clone().into());
+    m.insert("target".into(), escape_control(&p.target).into_owned().into());
+    m.insert("condition".into(), condition.to_string().into());
+    m.insert("answer".into(), answer.into());
+    m.insert("passed".into(), passed.into());
+    m.insert("after_ms".into(), after_ms.into());
+    if let Some(i) = incident {
+        m.insert("incident".into(), escape_control(i).into_owned().into());
+    }
+    m
 }
 
 fn run_id() -> String {

@@ -44,22 +44,43 @@ impl Status {
 
 /// Output kept within a bound: the first half of the cap and the last half; everything is
 /// counted and hashed.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Capture {
     cap: usize,
     head: Vec<u8>,
     tail: Vec<u8>,
     pub total: u64,
+    /// Boxed: the hash state is large, and a finished capture only needs its digest.
+    hasher: Box<ring::digest::Context>,
+    /// SHA-256 of everything pushed, once `finish` has run.
     digest: String,
+}
+
+impl std::fmt::Debug for Capture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Capture")
+            .field("total", &self.total)
+            .field("kept", &self.kept_bytes())
+            .field("digest", &self.digest)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Capture {
     fn new(cap: usize) -> Capture {
-        Capture { cap: cap.max(2), head: Vec::new(), tail: Vec::new(), total: 0, digest: String::new() }
+        Capture {
+            cap: cap.max(2),
+            head: Vec::new(),
+            tail: Vec::new(),
+            total: 0,
+            hasher: Box::new(ring::digest::Context::new(&ring::digest::SHA256)),
+            digest: String::new(),
+        }
     }
 
     fn push(&mut self, mut b: &[u8]) {
         self.total += b.len() as u64;
+        self.hasher.update(b);
         let half = self.cap / 2;
         if self.head.len() < half {
             let n = (half - self.head.len()).min(b.len());
@@ -101,6 +122,12 @@ impl Capture {
         }
         out.push_str(&lossy_escaped(self.kept_tail()));
         out
+    }
+
+    /// Seals the digest: no more output comes.
+    fn finish(&mut self) {
+        let hasher = std::mem::replace(&mut *self.hasher, ring::digest::Context::new(&ring::digest::SHA256));
+        self.digest = hex(hasher.finish().as_ref());
     }
 
     /// SHA-256 of the whole output (hex).
@@ -179,8 +206,8 @@ pub async fn run(
 ) -> Outcome {
     let started = Instant::now();
     let mut capture = Capture::new(cap);
-    let mut hasher = ring::digest::Context::new(&ring::digest::SHA256);
     let Some((program, args)) = argv.split_first() else {
+        capture.finish();
         return Outcome {
             status: Status::SpawnFailed("empty argv".into()),
             duration: started.elapsed(),
@@ -198,7 +225,7 @@ pub async fn run(
     let mut child = match spawned {
         Ok(c) => c,
         Err(e) => {
-            capture.digest = hex(hasher.finish().as_ref());
+            capture.finish();
             return Outcome {
                 status: Status::SpawnFailed(format!("{}: {e}", escape_control(program))),
                 duration: started.elapsed(),
@@ -216,12 +243,11 @@ pub async fn run(
     let mut killed: Option<Status> = None;
     let mut exited_at: Option<tokio::time::Instant> = None;
     tokio::pin!(cancel);
-    let mut feed = |capture: &mut Capture, hasher: &mut ring::digest::Context, b: &[u8]| {
+    let mut feed = |capture: &mut Capture, b: &[u8]| {
         let head_room = (capture.cap / 2).saturating_sub(capture.head.len());
         if head_room > 0 {
             on_output(&lossy_escaped(&b[..head_room.min(b.len())]));
         }
-        hasher.update(b);
         capture.push(b);
     };
     loop {
@@ -233,13 +259,13 @@ pub async fn run(
         tokio::select! {
             r = read_some(&mut stdout, &mut buf_out), if stdout.is_some() => {
                 match r {
-                    Ok(n) if n > 0 => feed(&mut capture, &mut hasher, &buf_out[..n]),
+                    Ok(n) if n > 0 => feed(&mut capture, &buf_out[..n]),
                     _ => stdout = None,
                 }
             }
             r = read_some(&mut stderr, &mut buf_err), if stderr.is_some() => {
                 match r {
-                    Ok(n) if n > 0 => feed(&mut capture, &mut hasher, &buf_err[..n]),
+                    Ok(n) if n > 0 => feed(&mut capture, &buf_err[..n]),
                     _ => stderr = None,
                 }
             }
@@ -273,7 +299,7 @@ pub async fn run(
             kill_group(pgid, rustix::process::Signal::KILL);
         }
     }
-    capture.digest = hex(hasher.finish().as_ref());
+    capture.finish();
     let status = match (killed, exit) {
         (Some(k), _) => k,
         (None, Some(Err(e))) => Status::SpawnFailed(format!("lost track of the process: {e}")),

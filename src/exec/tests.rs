@@ -118,6 +118,7 @@ async fn argv_steps_run_without_a_shell() {
     // A shell would have run `id`, expanded $HOME and split at `;`.
     assert_eq!(outcome.output.text(), "x; $(id) `id`|$HOME|a;b|");
     assert_eq!(seen, "x; $(id) `id`|$HOME|a;b|");
+    assert_eq!(outcome.output.digest(), crate::audit::sha256_hex(b"x; $(id) `id`|$HOME|a;b|"));
     assert!(passed);
 }
 

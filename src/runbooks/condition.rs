@@ -89,18 +89,20 @@ impl Condition {
         Ok(Condition { signal: signal.to_owned(), op, threshold_text: threshold.to_owned() })
     }
 
-    /// The signal and the threshold in its unit, or why the condition does not fit the config.
-    pub fn resolve<'c>(&self, config: &'c Config) -> Result<(&'c Signal, f64), String> {
-        let signal = config
+    /// The signal (its index in the config, and itself) and the threshold in its unit, or why
+    /// the condition does not fit the config.
+    pub fn resolve<'c>(&self, config: &'c Config) -> Result<(usize, &'c Signal, f64), String> {
+        let (k, signal) = config
             .signals
             .iter()
-            .find(|s| s.id == self.signal)
+            .enumerate()
+            .find(|(_, s)| s.id == self.signal)
             .ok_or_else(|| format!("unknown signal {:?} (the config has no such signal)", self.signal))?;
         let t = signal
             .unit
             .parse_threshold(&self.threshold_text)
             .map_err(|e| format!("threshold of {:?}: {e}", self.signal))?;
-        Ok((signal, t))
+        Ok((k, signal, t))
     }
 
     /// Judges the condition over a signal's readings (labels as text, value).
@@ -197,8 +199,9 @@ mod tests {
     #[test]
     fn resolved_against_the_config_in_the_signals_unit() {
         let config = Config::from_texts(None).expect("defaults load");
-        let (s, t) = Condition::parse("clock-skew > 500ms").expect("parses").resolve(&config).expect("resolves");
+        let (k, s, t) = Condition::parse("clock-skew > 500ms").expect("parses").resolve(&config).expect("resolves");
         assert_eq!((s.id.as_str(), t), ("clock-skew", 0.5));
+        assert_eq!(config.signals[k].id, "clock-skew");
         assert!(Condition::parse("nope > 1").expect("parses").resolve(&config).expect_err("unknown").contains("nope"));
         assert!(Condition::parse("clock-skew > 5parsecs").expect("parses").resolve(&config).is_err());
     }

@@ -10,6 +10,7 @@ use super::theme::Theme;
 use super::view::{AlertRow, Bar, ConfirmView, Detail, Footer, PanelView, SignalLine, TargetRow, ViewModel};
 use crate::app::state::View;
 use crate::runbooks::flowchart::Shape;
+use crate::runbooks::layout;
 use crate::signals::Level;
 
 pub const MIN_WIDTH: u16 = 80;
@@ -35,15 +36,24 @@ pub fn draw(f: &mut Frame, vm: &ViewModel, theme: Theme) {
         f.render_widget(Paragraph::new(lines), problem_area);
     }
     // With a runbook pane open at 120 columns and up, the dashboard keeps the left side.
+    // The flowchart is laid out once per frame, as wide as the pane could be; its used width
+    // decides the pane's width (at 120 columns and up: half the screen, or more when the graph
+    // needs it, the dashboard keeping 60), and the pane shows it if it fits.
+    let widest = if area.width >= 120 { area.width - 60 } else { area.width };
+    let drawing = vm.detail.as_ref().and_then(|d| d.runbook.as_ref()).and_then(|rb| {
+        (rb.problem.is_none() && !rb.graph.is_empty())
+            .then(|| {
+                layout::draw(&graph_nodes(rb, theme), &rb.edges, usize::from(widest.saturating_sub(2)), theme.ascii)
+            })
+            .flatten()
+    });
     let (main, pane) = match &vm.detail {
-        Some(d) if area.width >= 120 => {
-            // Half the screen, or more when the flowchart needs it to be drawn as a graph
-            // (the dashboard keeps at least 60 columns).
+        Some(_) if area.width >= 120 => {
             let half = (area.width / 2).max(60);
-            let widest = area.width - 60;
-            let need = d.runbook.as_ref().and_then(|rb| graph_width(rb, usize::from(widest - 2), theme));
-            let pw = match need {
-                Some(n) if n + 2 > usize::from(half) => u16::try_from(n + 2).unwrap_or(widest).min(widest),
+            let pw = match &drawing {
+                Some(d) if d.used_width() + 2 > usize::from(half) => {
+                    u16::try_from(d.used_width() + 2).unwrap_or(widest).min(widest)
+                }
                 _ => half,
             };
             let [m, p] = Layout::horizontal([Constraint::Min(0), Constraint::Length(pw)]).areas(body);
@@ -64,7 +74,7 @@ pub fn draw(f: &mut Frame, vm: &ViewModel, theme: Theme) {
     }
     draw_footer(f, footer, vm, theme);
     if let (Some(d), Some(pane)) = (&vm.detail, pane) {
-        draw_pane(f, pane, d, theme);
+        draw_pane(f, pane, d, drawing.as_ref(), theme);
     }
     if let Some(help) = &vm.help {
         let h = (help.len() as u16 + 4).min(area.height);
@@ -94,7 +104,7 @@ fn shape_text(shape: Shape, label: &str, ascii: bool) -> String {
 
 /// The runbook pane: the alert, the flowchart outline with live answers and steps, the log of
 /// what ran, and the confirmation box over it.
-fn draw_pane(f: &mut Frame, area: Rect, d: &Detail, theme: Theme) {
+fn draw_pane(f: &mut Frame, area: Rect, d: &Detail, drawing: Option<&layout::Drawing>, theme: Theme) {
     f.render_widget(Clear, area);
     let block = Block::bordered()
         .border_set(theme.border_set())
@@ -124,112 +134,14 @@ fn draw_pane(f: &mut Frame, area: Rect, d: &Detail, theme: Theme) {
         if let Some(p) = &rb.problem {
             lines.push(Line::styled(p.clone(), theme.dim()));
         }
-        if rb.problem.is_none()
-            && let Some(drawing) = graph_lines(rb, usize::from(chart.width), chart.height.saturating_sub(1), theme)
-        {
-            lines.extend(drawing);
-            f.render_widget(Paragraph::new(lines), chart);
-            return draw_pane_rest(f, log, log_h, d, area, theme);
-        }
-        // The outline: when the graph does not fit. Keep the selected node in view.
         let room = usize::from(chart.height.saturating_sub(1));
-        let first = if room == 0 { 0 } else { rb.sel.saturating_sub(room.saturating_sub(1)) };
-        for (i, n) in rb.nodes.iter().enumerate().skip(first).take(room) {
-            let live = if n.live { if theme.ascii { "> " } else { "▶ " } } else { "  " };
-            let via = n.via.as_ref().map_or_else(String::new, |v| format!("{v} → "));
-            let again = if n.again { "  (see above)" } else { "" };
-            let text =
-                format!("{}{live}{via}{}{again}", "  ".repeat(n.depth), shape_text(n.shape, &n.label, theme.ascii));
-            let mut style = if n.live { theme.live() } else { Style::new() };
-            if n.again {
-                style = theme.dim();
-            }
-            let mut spans = vec![Span::styled(text, style)];
-            if let Some(note) = &n.note {
-                let note = if theme.ascii { note.replace('▸', ">") } else { note.clone() };
-                spans.push(Span::styled(format!("  {note}"), if n.has_step { theme.title() } else { theme.dim() }));
-            }
-            let mut line = Line::from(spans);
-            if i == rb.sel {
-                line = line.style(theme.selected());
-            }
-            lines.push(line);
+        match drawing.filter(|g| g.used_width() <= usize::from(chart.width)) {
+            Some(g) => lines.extend(graph_lines(rb, g, usize::from(chart.width), room, theme)),
+            None => lines.extend(outline_lines(rb, room, theme)),
         }
         f.render_widget(Paragraph::new(lines), chart);
     }
-    draw_pane_rest(f, log, log_h, d, area, theme);
-}
 
-fn graph_nodes(rb: &super::view::RunbookView, theme: Theme) -> Vec<crate::runbooks::layout::GNode> {
-    rb.graph
-        .iter()
-        .map(|g| crate::runbooks::layout::GNode {
-            label: g.label.clone(),
-            note: g.note.as_ref().map(|n| if theme.ascii { n.replace('▸', ">") } else { n.clone() }),
-            shape: g.shape,
-        })
-        .collect()
-}
-
-/// The columns the flowchart needs to be drawn as a graph, if it can be in `max`.
-fn graph_width(rb: &super::view::RunbookView, max: usize, theme: Theme) -> Option<usize> {
-    if rb.graph.is_empty() {
-        return None;
-    }
-    crate::runbooks::layout::draw(&graph_nodes(rb, theme), &rb.edges, max, theme.ascii).map(|d| d.used_width())
-}
-
-/// The flowchart drawn as a graph in `width` columns, scrolled so the selected node is in
-/// view; live nodes highlighted, the selected one reversed. None when it does not fit.
-fn graph_lines(rb: &super::view::RunbookView, width: usize, height: u16, theme: Theme) -> Option<Vec<Line<'static>>> {
-    use crate::runbooks::layout::{BOX_HEIGHT, draw};
-    let d = draw(&graph_nodes(rb, theme), &rb.edges, width, theme.ascii)?;
-    let height = usize::from(height);
-    let sel_box = rb.graph_sel.and_then(|k| d.boxes.get(k).copied());
-    let top = match sel_box {
-        Some(b) if b.y + BOX_HEIGHT > height => (b.y + BOX_HEIGHT).saturating_sub(height),
-        _ => 0,
-    };
-    let style_at = |x: usize, y: usize| -> Style {
-        let inside =
-            |k: usize| d.boxes.get(k).is_some_and(|b| x >= b.x && x < b.x + b.w && y >= b.y && y < b.y + BOX_HEIGHT);
-        if rb.graph_sel.is_some_and(inside) {
-            return theme.selected();
-        }
-        if rb.graph.iter().enumerate().any(|(k, g)| g.live && inside(k)) {
-            return theme.live();
-        }
-        Style::new()
-    };
-    let lines = d
-        .rows
-        .iter()
-        .enumerate()
-        .skip(top)
-        .take(height)
-        .map(|(y, row)| {
-            let mut spans: Vec<Span<'static>> = Vec::new();
-            let mut run = String::new();
-            let mut run_style = Style::new();
-            for (x, c) in row.iter().enumerate() {
-                let st = style_at(x, y);
-                if st != run_style && !run.is_empty() {
-                    spans.push(Span::styled(std::mem::take(&mut run), run_style));
-                }
-                run_style = st;
-                run.push(*c);
-            }
-            if !run.is_empty() {
-                spans.push(Span::styled(run, run_style));
-            }
-            Line::from(spans)
-        })
-        .collect();
-    Some(lines)
-}
-
-/// The output log and the confirmation box of the pane.
-fn draw_pane_rest(f: &mut Frame, log: Rect, log_h: u16, d: &Detail, area: Rect, theme: Theme) {
     if log_h > 0 {
         let mut lines = Vec::new();
         let head = match &d.running {
@@ -248,6 +160,105 @@ fn draw_pane_rest(f: &mut Frame, log: Rect, log_h: u16, d: &Detail, area: Rect, 
     if let Some(c) = &d.confirm {
         draw_confirm(f, area, c, theme);
     }
+}
+
+/// A node's note as the theme writes it (ASCII has no `▸`).
+fn note_text(note: &str, theme: Theme) -> String {
+    if theme.ascii { note.replace('▸', ">") } else { note.to_owned() }
+}
+
+fn graph_nodes(rb: &super::view::RunbookView, theme: Theme) -> Vec<layout::GNode> {
+    rb.graph
+        .iter()
+        .map(|g| layout::GNode {
+            label: g.label.clone(),
+            note: g.note.as_deref().map(|n| note_text(n, theme)),
+            shape: g.shape,
+        })
+        .collect()
+}
+
+/// The outline (when the graph does not fit), scrolled to keep the selected node in view.
+fn outline_lines(rb: &super::view::RunbookView, room: usize, theme: Theme) -> Vec<Line<'static>> {
+    let first = if room == 0 { 0 } else { rb.sel.saturating_sub(room.saturating_sub(1)) };
+    let mut lines = Vec::new();
+    for (i, n) in rb.nodes.iter().enumerate().skip(first).take(room) {
+        let live = if n.live { if theme.ascii { "> " } else { "▶ " } } else { "  " };
+        let via = n.via.as_ref().map_or_else(String::new, |v| format!("{v} → "));
+        let again = if n.again { "  (see above)" } else { "" };
+        let text = format!("{}{live}{via}{}{again}", "  ".repeat(n.depth), shape_text(n.shape, &n.label, theme.ascii));
+        let mut style = if n.live { theme.live() } else { Style::new() };
+        if n.again {
+            style = theme.dim();
+        }
+        let mut spans = vec![Span::styled(text, style)];
+        if let Some(note) = &n.note {
+            let style = if n.has_step { theme.title() } else { theme.dim() };
+            spans.push(Span::styled(format!("  {}", note_text(note, theme)), style));
+        }
+        let mut line = Line::from(spans);
+        if i == rb.sel {
+            line = line.style(theme.selected());
+        }
+        lines.push(line);
+    }
+    lines
+}
+
+/// The laid-out graph in `width` columns (centred), scrolled so the selected node is in view;
+/// live nodes highlighted, the selected one reversed.
+fn graph_lines(
+    rb: &super::view::RunbookView,
+    d: &layout::Drawing,
+    width: usize,
+    room: usize,
+    theme: Theme,
+) -> Vec<Line<'static>> {
+    use layout::BOX_HEIGHT;
+    // The drawing was laid out wider than the pane: cut its margin and centre what it uses.
+    let left = d.rows.iter().filter_map(|r| r.iter().position(|c| *c != ' ')).min().unwrap_or(0);
+    let pad = (width.saturating_sub(d.used_width())) / 2;
+    let sel_box = rb.graph_sel.and_then(|k| d.boxes.get(k).copied());
+    let top = match sel_box {
+        Some(b) if b.y + BOX_HEIGHT > room => (b.y + BOX_HEIGHT).saturating_sub(room),
+        _ => 0,
+    };
+    let box_style = |k: usize| {
+        if rb.graph_sel == Some(k) {
+            Some(theme.selected())
+        } else if rb.graph.get(k).is_some_and(|g| g.live) {
+            Some(theme.live())
+        } else {
+            None
+        }
+    };
+    d.rows
+        .iter()
+        .enumerate()
+        .skip(top)
+        .take(room)
+        .map(|(y, row)| {
+            // The styled boxes this row crosses, left to right.
+            let mut marks: Vec<(usize, usize, Style)> = d
+                .boxes
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| y >= b.y && y < b.y + BOX_HEIGHT)
+                .filter_map(|(k, b)| box_style(k).map(|st| (b.x, b.x + b.w, st)))
+                .collect();
+            marks.sort_by_key(|m| m.0);
+            let text = |from: usize, to: usize| -> String { row[from.min(to)..to].iter().collect() };
+            let mut spans = vec![Span::raw(" ".repeat(pad))];
+            let mut at = left;
+            for (x0, x1, st) in marks {
+                spans.push(Span::raw(text(at, x0.max(at))));
+                spans.push(Span::styled(text(x0.max(at), x1), st));
+                at = x1;
+            }
+            spans.push(Span::raw(text(at, row.len())));
+            Line::from(spans)
+        })
+        .collect()
 }
 
 fn draw_confirm(f: &mut Frame, area: Rect, c: &ConfirmView, theme: Theme) {

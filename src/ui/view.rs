@@ -149,7 +149,9 @@ pub struct RunbookView {
 pub struct GraphNode {
     pub label: String,
     pub shape: crate::runbooks::flowchart::Shape,
+    /// A decision's live answer or an action's step.
     pub note: Option<String>,
+    pub has_step: bool,
     pub live: bool,
 }
 
@@ -466,10 +468,11 @@ fn detail(state: &State, id: u64, now: i64) -> Option<Detail> {
             question: p.question(),
             typed: (p.confirm == crate::runbooks::file::Confirm::Type).then(|| escape_control(&cb.typed).into_owned()),
             expect: p.expect.clone(),
-            mode: match crate::app::state::exec_mode(&state.flags) {
-                crate::exec::Mode::DryRun => Some("DRY-RUN: shows what would run, runs nothing"),
-                crate::exec::Mode::ReadOnly => Some("READ-ONLY: the executor will refuse"),
-                crate::exec::Mode::Run => None,
+            // What the executor itself will do (its mode, not the flags it came from).
+            mode: match state.exec.as_ref().map(|c| c.mode) {
+                Some(crate::exec::Mode::DryRun) => Some("DRY-RUN: shows what would run, runs nothing"),
+                Some(crate::exec::Mode::ReadOnly) | None => Some("READ-ONLY: the executor will refuse"),
+                Some(crate::exec::Mode::Run) => None,
             },
         }
     });
@@ -522,14 +525,20 @@ fn runbook_view(state: &State) -> Option<RunbookView> {
             problem: Some(format!("runbook {id} has problems or is missing: run nightwatch check")),
         });
     };
-    let live = state.live_path();
+    // Each bound decision is judged once per view: for its note and for the live path.
+    let answers: std::collections::HashMap<&str, (Option<bool>, String)> =
+        rb.bindings.iter().filter_map(|b| Some((b.node.as_str(), state.decision_answer(&b.node)?))).collect();
+    let live = rb
+        .flowchart
+        .as_ref()
+        .map_or_else(Vec::new, |f| crate::app::pane::live_path(f, &|n| answers.get(n).and_then(|(yes, _)| *yes)));
     let note_of = |node: &str| -> (Option<String>, bool) {
         match rb.binding(node) {
             Some(crate::runbooks::file::Bound::Step(s)) if !state.flags.read_only => {
                 let phase = rb.step(s, state.config.runbooks.profile).map_or("", |st| st.phase.as_str());
                 (Some(format!("▸ {s} ({phase})")), true)
             }
-            Some(crate::runbooks::file::Bound::Condition(_)) => (state.decision_answer(node).map(|(_, t)| t), false),
+            Some(crate::runbooks::file::Bound::Condition(_)) => (answers.get(node).map(|(_, t)| t.clone()), false),
             _ => (None, false),
         }
     };
@@ -539,11 +548,15 @@ fn runbook_view(state: &State) -> Option<RunbookView> {
             let graph = f
                 .nodes
                 .iter()
-                .map(|n| GraphNode {
-                    label: escape_control(&n.label).into_owned(),
-                    shape: n.shape,
-                    note: note_of(&n.id).0,
-                    live: live.contains(&n.id),
+                .map(|n| {
+                    let (note, has_step) = note_of(&n.id);
+                    GraphNode {
+                        label: escape_control(&n.label).into_owned(),
+                        shape: n.shape,
+                        note,
+                        has_step,
+                        live: live.contains(&n.id),
+                    }
                 })
                 .collect();
             let idx = |id: &str| f.nodes.iter().position(|n| n.id == id);
@@ -552,31 +565,23 @@ fn runbook_view(state: &State) -> Option<RunbookView> {
         }
         None => (Vec::new(), Vec::new()),
     };
-    let graph_sel = outline
-        .get(pane.sel)
-        .and_then(|l| rb.flowchart.as_ref().and_then(|f| f.nodes.iter().position(|n| n.id == l.node)));
+    // Each node's note is worked out once (a decision's answer judges its signal), for the
+    // graph; the outline lines refer to the same nodes.
+    let index_of = |id: &str| rb.flowchart.as_ref().and_then(|f| f.nodes.iter().position(|n| n.id == id));
+    let graph_sel = outline.get(pane.sel).and_then(|l| index_of(&l.node));
     let nodes = outline
         .into_iter()
         .map(|l| {
-            let (note, has_step) = match rb.binding(&l.node) {
-                Some(crate::runbooks::file::Bound::Step(s)) if !state.flags.read_only => {
-                    let phase = rb.step(s, state.config.runbooks.profile).map_or("", |st| st.phase.as_str());
-                    (Some(format!("▸ {s} ({phase})")), true)
-                }
-                Some(crate::runbooks::file::Bound::Condition(_)) => {
-                    (state.decision_answer(&l.node).map(|(_, text)| text), false)
-                }
-                _ => (None, false),
-            };
+            let g = index_of(&l.node).and_then(|k| graph.get(k));
             NodeView {
                 depth: l.depth,
                 via: l.via.clone(),
-                label: l.label.clone(),
+                label: escape_control(&l.label).into_owned(),
                 shape: l.shape,
                 live: live.contains(&l.node),
                 again: l.again,
-                note,
-                has_step,
+                note: g.and_then(|g| g.note.clone()),
+                has_step: g.is_some_and(|g| g.has_step),
             }
         })
         .collect();
