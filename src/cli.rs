@@ -264,6 +264,11 @@ pub enum RemedyCommand {
         #[arg(long, value_parser = parse_service)]
         service: String,
     },
+    /// Move the message bus to the standby broker (failover) or back to the primary (failback)
+    Bus {
+        #[arg(value_parser = ["failover", "failback"])]
+        action: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]

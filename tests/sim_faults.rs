@@ -49,19 +49,13 @@ fn check(what: &str, levels: &BTreeMap<String, Level>, page: &[&str], warn: &[&s
     }
 }
 
-/// How a fault goes away: a remedy, or (for faults of the environment, which the fleet has no
-/// lever against) the fault ending, as `nightwatch chaos heal` or its duration does.
-enum Fix {
-    Remedy(Remedy),
-    Heal,
-}
-
 struct Case {
     name: &'static str,
     fault: FaultSpec,
     page: &'static [&'static str],
     warn: &'static [&'static str],
-    fix: Fix,
+    /// The remedy that brings the fault's signals back under warn while it lasts.
+    fix: Remedy,
     wrong: Remedy,
 }
 
@@ -69,16 +63,9 @@ fn run(case: Case) {
     // The right fix.
     let mut h = harness(1);
     check(&format!("{} before the fault", case.name), &levels(&mut h, 5_000), &[], &[]);
-    let info = h.fleet.inject(&Injection { fault: case.fault.clone(), duration_s: Some(3600.0) }).expect("inject");
+    h.fleet.inject(&Injection { fault: case.fault.clone(), duration_s: Some(3600.0) }).expect("inject");
     check(&format!("{} under the fault", case.name), &levels(&mut h, 4 * MIN), case.page, case.warn);
-    match &case.fix {
-        Fix::Remedy(r) => {
-            h.fleet.remedy(r).expect("the remedy applies");
-        }
-        Fix::Heal => {
-            h.fleet.heal(info.id).expect("heal");
-        }
-    }
+    h.fleet.remedy(&case.fix).expect("the remedy applies");
     check(&format!("{} after the fix", case.name), &levels(&mut h, 10 * MIN), &[], &[]);
 
     // The wrong remedy leaves the fault's signals where they were.
@@ -93,6 +80,11 @@ fn run(case: Case) {
 
 fn all_nodes() -> Remedy {
     Remedy::NtpSync { nodes: Nodes::All }
+}
+
+/// The message bus on the standby broker, out of the primary's network faults.
+fn standby() -> Remedy {
+    Remedy::Bus { standby: true }
 }
 
 fn breaker(service: &str) -> Remedy {
@@ -115,7 +107,7 @@ fn clock_drift() {
         fault: FaultSpec::ClockDrift { rate_s_per_min: 1.0, nodes: Nodes::Percent(0.2) },
         page: &["clock-skew", "ordering-violations"],
         warn: &["clock-unsynchronised"],
-        fix: Fix::Remedy(all_nodes()),
+        fix: all_nodes(),
         wrong: Remedy::Restart { service: "payment".into() },
     });
 }
@@ -127,7 +119,7 @@ fn clock_jump() {
         fault: FaultSpec::ClockJump { offset_s: 300.0, nodes: Nodes::Percent(0.1) },
         page: &["clock-skew"],
         warn: &["clock-unsynchronised", "ordering-violations"],
-        fix: Fix::Remedy(all_nodes()),
+        fix: all_nodes(),
         wrong: Remedy::CacheSetMaxmemory { bytes: 8 << 30 },
     });
 }
@@ -139,7 +131,7 @@ fn clock_byzantine() {
         fault: FaultSpec::ClockByzantine { low_s: -1.0, high_s: 1.0, nodes: Nodes::Percent(0.33) },
         page: &["clock-skew", "ordering-violations"],
         warn: &["clock-unsynchronised"],
-        fix: Fix::Remedy(all_nodes()),
+        fix: all_nodes(),
         wrong: breaker("service-a"),
     });
 }
@@ -152,7 +144,7 @@ fn network_delay_on_every_link() {
         page: &[],
         warn: &["timeout-budget", "latency-delta"],
         // Serve the fallback at the top of the slow path until the network recovers.
-        fix: Fix::Remedy(breaker("service-a")),
+        fix: breaker("service-a"),
         wrong: all_nodes(),
     });
 }
@@ -164,7 +156,7 @@ fn network_delay_between_two_services() {
         fault: delay(500.0, Some("service-a"), Some("service-b")),
         page: &["timeout-budget", "timeout-ratio", "retry-storm", "latency-delta"],
         warn: &[],
-        fix: Fix::Remedy(breaker("payment")),
+        fix: breaker("payment"),
         // A longer budget at the gateway does not help: service-b's own budget is smaller than
         // the delay, so every call into it still times out and is retried.
         wrong: Remedy::TimeoutBudget { hop: "gateway".into(), seconds: 5.0 },
@@ -183,7 +175,7 @@ fn network_delay_cascading() {
         },
         page: &["timeout-budget", "timeout-ratio", "retry-storm", "latency-delta"],
         warn: &[],
-        fix: Fix::Remedy(breaker("service-a")),
+        fix: breaker("service-a"),
         wrong: Remedy::Backoff { multiplier: 3.0 },
     });
 }
@@ -195,7 +187,7 @@ fn network_reorder() {
         fault: FaultSpec::NetworkReorder { probability: 0.25 },
         page: &["ordering-violations"],
         warn: &[],
-        fix: Fix::Heal,
+        fix: standby(),
         wrong: all_nodes(),
     });
 }
@@ -207,7 +199,7 @@ fn network_partition_between_services() {
         fault: FaultSpec::NetworkPartition { from: "service-a".into(), to: "service-b".into() },
         page: &["timeout-ratio", "retry-storm", "latency-delta"],
         warn: &["timeout-budget"],
-        fix: Fix::Remedy(breaker("service-b")),
+        fix: breaker("service-b"),
         wrong: Remedy::Restart { service: "service-b".into() },
     });
 }
@@ -219,7 +211,7 @@ fn network_partition_between_nodes() {
         fault: FaultSpec::NetworkPartition { from: "node-01".into(), to: "node-02".into() },
         page: &[],
         warn: &["ordering-violations"],
-        fix: Fix::Heal,
+        fix: standby(),
         wrong: all_nodes(),
     });
 }
@@ -231,7 +223,7 @@ fn network_drop_acks() {
         fault: FaultSpec::DropAcks { probability: 0.1 },
         page: &["ordering-violations"],
         warn: &[],
-        fix: Fix::Heal,
+        fix: standby(),
         wrong: Remedy::CacheSetMaxmemory { bytes: 8 << 30 },
     });
 }
@@ -244,7 +236,7 @@ fn cpu_stress() {
         page: &["timeout-budget", "timeout-ratio", "latency-delta"],
         // Around the page threshold (500/min), depending on the seed.
         warn: &["retry-storm"],
-        fix: Fix::Remedy(Remedy::Restart { service: "payment".into() }),
+        fix: Remedy::Restart { service: "payment".into() },
         wrong: Remedy::TimeoutBudget { hop: "gateway".into(), seconds: 5.0 },
     });
 }
@@ -256,7 +248,7 @@ fn cache_evict() {
         fault: FaultSpec::CacheEvict { percent: 0.5 },
         page: &["idempotency-misses", "idempotency-memory"],
         warn: &[],
-        fix: Fix::Remedy(Remedy::CacheSetMaxmemory { bytes: 8 << 30 }),
+        fix: Remedy::CacheSetMaxmemory { bytes: 8 << 30 },
         // Dropping short-TTL keys frees 30% of the keys' memory: not enough for half the cache.
         wrong: Remedy::CacheEvictShortTtl,
     });
@@ -269,7 +261,7 @@ fn the_3am_drill_pages_on_skew_the_cascade_and_retries_or_ordering() {
     let faults = [
         (delay(500.0, Some("service-a"), Some("service-b")), 3600.0),
         (FaultSpec::ClockJump { offset_s: 120.0, nodes: Nodes::Percent(0.3) }, 3600.0),
-        (FaultSpec::DropAcks { probability: 0.1 }, 360.0),
+        (FaultSpec::DropAcks { probability: 0.1 }, 3600.0),
     ];
     for (fault, s) in faults {
         h.fleet.inject(&Injection { fault, duration_s: Some(s) }).expect("inject");
@@ -280,10 +272,10 @@ fn the_3am_drill_pages_on_skew_the_cascade_and_retries_or_ordering() {
     assert_eq!(l["timeout-budget"], Level::Page, "the timeout cascade: {shown}");
     assert!(l["retry-storm"] == Level::Page || l["ordering-violations"] == Level::Page, "{shown}");
 
-    // Resolution: the breaker to payment and an NTP sync; the lost acks stop when the network
-    // recovers (their fault ends at six minutes).
+    // Resolution: the breaker to payment, an NTP sync, and the bus off the lossy network.
     h.fleet.remedy(&breaker("payment")).expect("breaker");
     h.fleet.remedy(&all_nodes()).expect("ntp-sync");
+    h.fleet.remedy(&standby()).expect("bus failover");
     let l = levels(&mut h, 10 * MIN);
     assert!(l.values().all(|x| *x == Level::Ok), "resolved: {l:?}");
 }

@@ -75,6 +75,7 @@ fn remedy_of(cmd: &RemedyCommand) -> Remedy {
         RemedyCommand::TimeoutBudget { hop, seconds } => Remedy::TimeoutBudget { hop: hop.clone(), seconds: *seconds },
         RemedyCommand::Backoff { multiplier } => Remedy::Backoff { multiplier: *multiplier },
         RemedyCommand::Restart { service } => Remedy::Restart { service: service.clone() },
+        RemedyCommand::Bus { action } => Remedy::Bus { standby: action == "failover" },
     }
 }
 

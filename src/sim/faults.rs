@@ -132,13 +132,31 @@ pub struct Injection {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "remedy")]
 pub enum Remedy {
-    NtpSync { nodes: Nodes },
-    CacheSetMaxmemory { bytes: u64 },
+    NtpSync {
+        nodes: Nodes,
+    },
+    CacheSetMaxmemory {
+        bytes: u64,
+    },
     CacheEvictShortTtl,
-    Breaker { service: String, open: bool },
-    TimeoutBudget { hop: String, seconds: f64 },
-    Backoff { multiplier: f64 },
-    Restart { service: String },
+    Breaker {
+        service: String,
+        open: bool,
+    },
+    TimeoutBudget {
+        hop: String,
+        seconds: f64,
+    },
+    Backoff {
+        multiplier: f64,
+    },
+    Restart {
+        service: String,
+    },
+    /// Move the message bus to the standby broker (`standby: true`) or back.
+    Bus {
+        standby: bool,
+    },
 }
 
 /// A signed amount of time in seconds: `+1s`, `-500ms`, `+5m`, `2min`, `1h`, `0.5s`.

@@ -181,6 +181,9 @@ pub struct Bus {
     pub out_of_order: [u64; 3],
     pub duplicate: u64,
     pub operations_duplicate: u64,
+    /// On the standby broker (another zone's network): the primary's reordering, lost
+    /// acknowledgements and partitions no longer reach the bus.
+    pub on_standby: bool,
 }
 
 /// A fault being applied.
@@ -564,6 +567,15 @@ impl Fleet {
                 let before = std::mem::replace(&mut self.backoff_multiplier, *multiplier);
                 Ok(format!("retry backoff multiplier {before} → {multiplier}"))
             }
+            Remedy::Bus { standby } => {
+                let was = std::mem::replace(&mut self.bus.on_standby, *standby);
+                Ok(match (was, standby) {
+                    (false, true) => "bus: consumers and producers moved to the standby broker".into(),
+                    (true, false) => "bus: back on the primary broker".into(),
+                    (_, true) => "bus: already on the standby broker".into(),
+                    (_, false) => "bus: already on the primary broker".into(),
+                })
+            }
             Remedy::Restart { service } => {
                 let k = service_index(service)?;
                 self.hops[k].load = 0.0;
@@ -802,7 +814,7 @@ impl Fleet {
         let n = self.nodes.len() as f64;
         let skew: f64 = self.nodes.iter().map(|x| x.offset.abs().min(0.5) * 0.5).sum::<f64>() / n;
         let (mut reorder, mut drop, mut partitioned) = (0.0, 0.0, BTreeSet::new());
-        for f in &self.faults {
+        for f in self.faults.iter().filter(|_| !self.bus.on_standby) {
             match &f.spec {
                 FaultSpec::NetworkReorder { probability } => reorder += probability,
                 FaultSpec::DropAcks { probability } => drop += probability,
