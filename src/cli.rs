@@ -56,6 +56,48 @@ pub enum Command {
     Runbook(RunbookArgs),
     /// Read and verify the audit log
     Audit(AuditArgs),
+    /// Graded drills: list them, run one with a scripted operator
+    Drill(DrillArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DrillArgs {
+    #[command(subcommand)]
+    pub command: DrillCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DrillCommand {
+    /// Every shipped drill: id, faults, maximum duration, title
+    List,
+    /// Run a drill and grade it; a scorecard is printed and written as Markdown and JSON
+    Run(DrillRunArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DrillRunArgs {
+    /// A shipped drill's id, or a path to a drill file
+    #[arg(required_unless_present = "random")]
+    pub name: Option<String>,
+    /// The wheel of misfortune: a drill picked at random, named only on the scorecard
+    #[arg(long, conflicts_with = "name")]
+    pub random: bool,
+    /// A scripted operator (lines of `TIME ack SIGNAL | open RUNBOOK | run RUNBOOK STEP [K=V…]`);
+    /// the drill runs headless in simulated time
+    #[arg(long, value_name = "FILE")]
+    pub script: PathBuf,
+    /// Simulated seconds per second (default: as fast as the machine goes)
+    #[arg(long, value_parser = parse_speed)]
+    pub speed: Option<f64>,
+    /// The fleet's seed (default: a new one each run, printed on the scorecard)
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Where the scorecards go (default: `drills/` beside the audit log)
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+    /// Let a drill run the real injector commands its file names (live-inject)
+    #[arg(long)]
+    pub allow_live: bool,
 }
 
 #[derive(Args, Debug)]
@@ -458,4 +500,48 @@ pub enum CacheFault {
         #[command(flatten)]
         duration: FaultDuration,
     },
+}
+
+impl ChaosCommand {
+    /// The fault a chaos command injects (`None` for `list` and `heal`).
+    pub fn injection(&self) -> Option<crate::sim::Injection> {
+        let (fault, duration) = match self {
+            ChaosCommand::Clock(ClockFault::Drift { rate, nodes, duration }) => {
+                (crate::sim::FaultSpec::ClockDrift { rate_s_per_min: *rate, nodes: nodes.clone() }, duration)
+            }
+            ChaosCommand::Clock(ClockFault::Jump { offset, nodes, duration }) => {
+                (crate::sim::FaultSpec::ClockJump { offset_s: *offset, nodes: nodes.clone() }, duration)
+            }
+            ChaosCommand::Clock(ClockFault::Byzantine { drift, nodes, duration }) => (
+                crate::sim::FaultSpec::ClockByzantine { low_s: drift.0, high_s: drift.1, nodes: nodes.clone() },
+                duration,
+            ),
+            ChaosCommand::Network(NetworkFault::Delay { latency, from, to, cascade, duration }) => (
+                crate::sim::FaultSpec::NetworkDelay {
+                    latency: *latency,
+                    from: from.clone(),
+                    to: to.clone(),
+                    cascade: *cascade,
+                },
+                duration,
+            ),
+            ChaosCommand::Network(NetworkFault::Reorder { probability, duration }) => {
+                (crate::sim::FaultSpec::NetworkReorder { probability: *probability }, duration)
+            }
+            ChaosCommand::Network(NetworkFault::Partition { from, to, duration }) => {
+                (crate::sim::FaultSpec::NetworkPartition { from: from.clone(), to: to.clone() }, duration)
+            }
+            ChaosCommand::Network(NetworkFault::DropAcks { probability, duration }) => {
+                (crate::sim::FaultSpec::DropAcks { probability: *probability }, duration)
+            }
+            ChaosCommand::Cpu(CpuFault::Stress { service, load, duration }) => {
+                (crate::sim::FaultSpec::CpuStress { service: service.clone(), load: *load }, duration)
+            }
+            ChaosCommand::Cache(CacheFault::Evict { percent, duration, .. }) => {
+                (crate::sim::FaultSpec::CacheEvict { percent: *percent }, duration)
+            }
+            ChaosCommand::List | ChaosCommand::Heal { .. } => return None,
+        };
+        Some(crate::sim::Injection { fault, duration_s: duration.duration })
+    }
 }

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod drill;
 pub mod exec;
 pub mod intake;
 pub mod logging;

@@ -37,6 +37,7 @@ fn main() -> ExitCode {
         Some(Command::Chaos(a)) => commands::chaos::run(a),
         Some(Command::Runbook(a)) => commands::runbook::run(cli.config.as_deref(), cli.read_only, cli.dry_run, a),
         Some(Command::Audit(a)) => commands::audit::run(cli.config.as_deref(), a),
+        Some(Command::Drill(a)) => commands::drill::run(cli.config.as_deref(), a),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

@@ -23,6 +23,16 @@ pub fn escape_control(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// At most `n` characters of `s`, the last one `…` when cut.
+pub fn truncate_chars(s: &str, n: usize) -> Cow<'_, str> {
+    if s.chars().count() <= n {
+        return Cow::Borrowed(s);
+    }
+    let mut out: String = s.chars().take(n.saturating_sub(1)).collect();
+    out.push('…');
+    Cow::Owned(out)
+}
+
 fn is_control(c: char) -> bool {
     let u = c as u32;
     u < 0x20 || u == 0x7f || (0x80..0xa0).contains(&u)

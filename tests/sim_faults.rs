@@ -25,7 +25,7 @@ fn harness(seed: u64) -> Harness {
 /// Each signal's level now.
 fn levels(h: &mut Harness, ms: i64) -> BTreeMap<String, Level> {
     let outcomes = h.run_for(ms);
-    h.config.signals.iter().zip(&outcomes).map(|(s, o)| (s.id.clone(), o.level())).collect()
+    h.watch.config.signals.iter().zip(&outcomes).map(|(s, o)| (s.id.clone(), o.level())).collect()
 }
 
 fn at_least_warn(l: Level) -> bool {

@@ -111,6 +111,26 @@ pub struct Transition {
     pub kind: TransitionKind,
 }
 
+impl Transition {
+    /// The audit record of a transition (firing, escalation, de-escalation, resolution; a
+    /// pending one is not recorded: most never fire).
+    pub fn audit_record(&self) -> Option<serde_json::Map<String, serde_json::Value>> {
+        if matches!(self.kind, TransitionKind::Pending) {
+            return None;
+        }
+        let mut m = serde_json::Map::new();
+        m.insert("kind".into(), "alert".into());
+        m.insert("alert".into(), self.alert.into());
+        m.insert("signal".into(), self.signal.clone().into());
+        m.insert("labels".into(), crate::text::escape_control(&self.labels).into_owned().into());
+        m.insert("transition".into(), serde_json::to_value(self.kind).unwrap_or_default());
+        if self.value.is_finite() {
+            m.insert("value".into(), self.value.into());
+        }
+        Some(m)
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TransitionKind {

@@ -628,22 +628,8 @@ impl State {
         let transitions = self.engine.observe(&self.config.signals[k], &o, t);
         // Firing, escalation, de-escalation and resolution go to the audit log (not pending:
         // most pending alerts never fire).
-        let records: Vec<serde_json::Map<String, serde_json::Value>> = transitions
-            .iter()
-            .filter(|tr| !matches!(tr.kind, TransitionKind::Pending))
-            .map(|tr| {
-                let mut m = serde_json::Map::new();
-                m.insert("kind".into(), "alert".into());
-                m.insert("alert".into(), tr.alert.into());
-                m.insert("signal".into(), tr.signal.clone().into());
-                m.insert("labels".into(), crate::text::escape_control(&tr.labels).into_owned().into());
-                m.insert("transition".into(), serde_json::to_value(tr.kind).unwrap_or_default());
-                if tr.value.is_finite() {
-                    m.insert("value".into(), tr.value.into());
-                }
-                m
-            })
-            .collect();
+        let records: Vec<serde_json::Map<String, serde_json::Value>> =
+            transitions.iter().filter_map(crate::alerts::Transition::audit_record).collect();
         if !records.is_empty() {
             effects.push(Effect::Audit(records));
         }

@@ -40,6 +40,9 @@ pub fn hex(bytes: &[u8]) -> String {
 #[derive(Clone, Debug)]
 pub struct AuditLog {
     path: PathBuf,
+    /// Fields set on every record written through this handle (a drill's id), unless the
+    /// record sets them itself.
+    stamp: Vec<(String, String)>,
 }
 
 /// A record as read back.
@@ -91,7 +94,13 @@ fn line_hash(body: &str) -> String {
 
 impl AuditLog {
     pub fn new(path: impl Into<PathBuf>) -> AuditLog {
-        AuditLog { path: path.into() }
+        AuditLog { path: path.into(), stamp: Vec::new() }
+    }
+
+    /// This log, with `key = value` on every record written through the returned handle.
+    pub fn stamped(mut self, key: &str, value: &str) -> AuditLog {
+        self.stamp.push((key.to_owned(), value.to_owned()));
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -154,7 +163,10 @@ impl AuditLog {
         Ok(file)
     }
 
-    fn append_locked(&self, file: &mut File, event: Map<String, Value>) -> io::Result<u64> {
+    fn append_locked(&self, file: &mut File, mut event: Map<String, Value>) -> io::Result<u64> {
+        for (k, v) in &self.stamp {
+            event.entry(k.clone()).or_insert_with(|| v.clone().into());
+        }
         let (last, torn) = read_tail(file)?;
         let (mut prev, mut seq) = match &last {
             Some(l) => chain_point(l),

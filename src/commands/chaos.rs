@@ -1,44 +1,9 @@
 //! `nightwatch chaos …`: the chaos menu, against a running simulated fleet.
 
-use crate::cli::{CacheFault, ChaosArgs, ChaosCommand, ClockFault, CpuFault, NetworkFault};
+use crate::cli::{ChaosArgs, ChaosCommand};
 use crate::commands::sim::{EXIT_UNAVAILABLE, EXIT_USAGE, with_client};
 use crate::config::Unit;
-use crate::sim::{FaultInfo, FaultSpec, Injection};
-
-fn injection(cmd: &ChaosCommand) -> Option<Injection> {
-    let (fault, duration) = match cmd {
-        ChaosCommand::Clock(ClockFault::Drift { rate, nodes, duration }) => {
-            (FaultSpec::ClockDrift { rate_s_per_min: *rate, nodes: nodes.clone() }, duration)
-        }
-        ChaosCommand::Clock(ClockFault::Jump { offset, nodes, duration }) => {
-            (FaultSpec::ClockJump { offset_s: *offset, nodes: nodes.clone() }, duration)
-        }
-        ChaosCommand::Clock(ClockFault::Byzantine { drift, nodes, duration }) => {
-            (FaultSpec::ClockByzantine { low_s: drift.0, high_s: drift.1, nodes: nodes.clone() }, duration)
-        }
-        ChaosCommand::Network(NetworkFault::Delay { latency, from, to, cascade, duration }) => (
-            FaultSpec::NetworkDelay { latency: *latency, from: from.clone(), to: to.clone(), cascade: *cascade },
-            duration,
-        ),
-        ChaosCommand::Network(NetworkFault::Reorder { probability, duration }) => {
-            (FaultSpec::NetworkReorder { probability: *probability }, duration)
-        }
-        ChaosCommand::Network(NetworkFault::Partition { from, to, duration }) => {
-            (FaultSpec::NetworkPartition { from: from.clone(), to: to.clone() }, duration)
-        }
-        ChaosCommand::Network(NetworkFault::DropAcks { probability, duration }) => {
-            (FaultSpec::DropAcks { probability: *probability }, duration)
-        }
-        ChaosCommand::Cpu(CpuFault::Stress { service, load, duration }) => {
-            (FaultSpec::CpuStress { service: service.clone(), load: *load }, duration)
-        }
-        ChaosCommand::Cache(CacheFault::Evict { percent, duration, .. }) => {
-            (FaultSpec::CacheEvict { percent: *percent }, duration)
-        }
-        ChaosCommand::List | ChaosCommand::Heal { .. } => return None,
-    };
-    Some(Injection { fault, duration_s: duration.duration })
-}
+use crate::sim::FaultInfo;
 
 /// `12m30s` of simulated time.
 fn sim_time(ms: i64) -> String {
@@ -69,7 +34,7 @@ fn failed(e: &str) -> i32 {
 }
 
 pub fn run(args: &ChaosArgs) -> i32 {
-    let inject = injection(&args.command);
+    let inject = args.command.injection();
     with_client(&args.fleet.addr, |c| async move {
         match (&args.command, inject) {
             (_, Some(i)) => match c.inject(&i).await {

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod chaos;
 pub mod check;
+pub mod drill;
 pub mod eval;
 pub mod runbook;
 pub mod scrape;

@@ -13,4 +13,4 @@ pub mod lint;
 pub mod outline;
 
 pub use file::Runbook;
-pub use library::Library;
+pub use library::{FileProblem, Library};

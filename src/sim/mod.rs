@@ -19,25 +19,20 @@ use crate::intake::scrape::{NameFilter, Spec, decode_series, parse_body};
 use crate::series::{Labels, Store};
 use crate::signals::{Outcome, evaluate_local};
 
-/// A fleet watched by nightwatch's own pipeline in simulated time: every `interval` the fleet
-/// is rendered, parsed and ingested as a scrape at that simulated instant, and signals are
-/// evaluated at it. Tests and headless drills use it; nothing waits on a wall clock.
-pub struct Harness {
-    pub fleet: Fleet,
+/// nightwatch's own pipeline watching a fleet in simulated time: each `scrape` renders the
+/// fleet, parses the body and ingests it as a scrape at the given simulated instant, then
+/// evaluates every signal at it. Nothing waits on a wall clock.
+pub struct Watch {
     pub config: Config,
     store: Store,
     target: Labels,
     spec: Spec,
     filter: NameFilter,
-    /// Simulated milliseconds between two scrapes.
-    pub interval_ms: i64,
-    /// The simulated time of the last scrape.
-    pub at_ms: i64,
 }
 
-impl Harness {
+impl Watch {
     /// `config` decides the signals; its sources are ignored: the fleet is the only target.
-    pub fn new(fleet: Fleet, config: Config, interval_ms: i64) -> Harness {
+    pub fn new(config: Config) -> Watch {
         let local: Vec<_> = config.signals.iter().filter(|s| s.evaluation == Evaluation::Local).collect();
         let filter = NameFilter::for_signals(local);
         let store = Store::with_retention(config.retention_policy(), config.cockpit.max_series);
@@ -49,30 +44,44 @@ impl Harness {
             auth: Default::default(),
             pool: None,
         };
-        Harness {
-            fleet,
-            config,
-            store,
-            target: Labels::from_pairs([("job", "sim"), ("instance", "sim:9464")]),
-            spec,
-            filter,
-            interval_ms,
-            at_ms: 0,
+        Watch { config, store, target: Labels::from_pairs([("job", "sim"), ("instance", "sim:9464")]), spec, filter }
+    }
+
+    /// Scrapes `fleet` as it is, stamped `at_ms`, and returns every signal's outcome then (in
+    /// the config's order).
+    pub fn scrape(&mut self, fleet: &Fleet, at_ms: i64) -> Vec<Outcome> {
+        let body = render::render(fleet, Format::Text).into_bytes();
+        if let Ok(s) = parse_body(body, Format::Text, &self.spec, &self.filter) {
+            self.store.ingest(1, &self.target, s.batch.samples(), decode_series, at_ms);
         }
+        self.store.gc(at_ms);
+        let lookback = i64::try_from(self.config.cockpit.lookback.as_millis()).unwrap_or(i64::MAX);
+        self.config.signals.iter().map(|s| evaluate_local(s, &self.store, lookback, at_ms)).collect()
+    }
+}
+
+/// A fleet and a [`Watch`] on it, stepped together: every `interval` the fleet advances and
+/// is scraped at that simulated instant. Tests use it.
+pub struct Harness {
+    pub fleet: Fleet,
+    pub watch: Watch,
+    /// Simulated milliseconds between two scrapes.
+    pub interval_ms: i64,
+    /// The simulated time of the last scrape.
+    pub at_ms: i64,
+}
+
+impl Harness {
+    pub fn new(fleet: Fleet, config: Config, interval_ms: i64) -> Harness {
+        Harness { fleet, watch: Watch::new(config), interval_ms, at_ms: 0 }
     }
 
     /// Advances one scrape interval, scrapes, and returns every signal's outcome then.
     pub fn step(&mut self) -> Vec<Outcome> {
         self.at_ms += self.interval_ms;
         self.fleet.advance_to(self.at_ms);
-        let body = render::render(&self.fleet, Format::Text).into_bytes();
         // Simulated time starts at the epoch; samples are stamped with it.
-        if let Ok(s) = parse_body(body, Format::Text, &self.spec, &self.filter) {
-            self.store.ingest(1, &self.target, s.batch.samples(), decode_series, self.at_ms);
-        }
-        self.store.gc(self.at_ms);
-        let lookback = i64::try_from(self.config.cockpit.lookback.as_millis()).unwrap_or(i64::MAX);
-        self.config.signals.iter().map(|s| evaluate_local(s, &self.store, lookback, self.at_ms)).collect()
+        self.watch.scrape(&self.fleet, self.at_ms)
     }
 
     /// Steps until `ms` of simulated time have passed; returns the last outcomes.

@@ -80,11 +80,16 @@ struct Shared {
     speed: f64,
     started: Instant,
     rendered: Rendered,
+    /// The fleet's time is moved by its owner (a headless drill), not by the wall clock.
+    manual: bool,
 }
 
 impl Shared {
     /// Brings the model up to the wall clock.
     fn catch_up(&mut self) {
+        if self.manual {
+            return;
+        }
         let elapsed = self.started.elapsed().as_secs_f64() * 1000.0 * self.speed;
         // Whole ticks only; the model's state between two ticks is the earlier one.
         let target = (elapsed / TICK_MS as f64).floor() as i64 * TICK_MS;
@@ -143,6 +148,12 @@ impl SimServer {
         lock(&self.shared).status()
     }
 
+    /// Works on the fleet under the server's lock: how the owner of a manual clock advances
+    /// and reads it.
+    pub fn with_fleet<R>(&self, f: impl FnOnce(&mut Fleet) -> R) -> R {
+        f(&mut lock(&self.shared).fleet)
+    }
+
     /// Waits until the server task ends (it does not, unless it fails).
     pub async fn wait(mut self) {
         if let Some(t) = self.tasks.pop() {
@@ -165,12 +176,25 @@ pub fn is_loopback(addr: &SocketAddr) -> bool {
 /// Serves `fleet` on `listener` at `speed` simulated seconds per second.
 pub fn serve(listener: TcpListener, mut fleet: Fleet, speed: f64, allow_remote_control: bool) -> SimServer {
     fleet.counter_divisor = speed;
+    start(listener, fleet, speed, allow_remote_control, false)
+}
+
+/// Serves `fleet` (loopback control only) without a clock of its own: its time moves only when
+/// the owner advances it through [`SimServer::with_fleet`]. A headless drill runs the fleet this
+/// way so that the steps it runs (real processes calling the control endpoint) meet the fleet
+/// at an exact simulated instant.
+pub fn serve_manual(listener: TcpListener, fleet: Fleet) -> SimServer {
+    start(listener, fleet, 1.0, false, true)
+}
+
+fn start(listener: TcpListener, fleet: Fleet, speed: f64, allow_remote_control: bool, manual: bool) -> SimServer {
     let addr = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
     let shared = Arc::new(Mutex::new(Shared {
         rendered: Rendered { tick: u64::MAX, text: None, openmetrics: None },
         fleet,
         speed,
         started: Instant::now(),
+        manual,
     }));
     // Tick often enough that no simulated second is skipped, but no faster than every 5 ms.
     let period = Duration::from_secs_f64((1.0 / speed).clamp(0.005, 1.0));
