@@ -46,7 +46,7 @@ pub enum Command {
     Scrape(ScrapeArgs),
     /// Poll once (twice where a rate needs it) and print every signal's value, level and alerts
     Eval(EvalArgs),
-    /// Validate the config and the runbooks; errors as file:line: message
+    /// Validate the config, the runbooks and the drills; errors as file:line: message
     Check(CheckArgs),
     /// Serve the simulated fleet's /metrics and control endpoint; `sim ctl` applies remedies
     Sim(SimArgs),
@@ -212,7 +212,11 @@ pub struct EvalArgs {
 }
 
 #[derive(Args, Debug)]
-pub struct CheckArgs {}
+pub struct CheckArgs {
+    /// More drill files to lint (the shipped drills are always linted)
+    #[arg(long = "drill", value_name = "FILE")]
+    pub drills: Vec<PathBuf>,
+}
 
 /// `host:port` of a running fleet's control endpoint.
 #[derive(Args, Debug, Clone)]

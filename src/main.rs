@@ -32,7 +32,7 @@ fn main() -> ExitCode {
         }
         Some(Command::Scrape(a)) => commands::scrape::run(a),
         Some(Command::Eval(a)) => commands::eval::run(cli.config.as_deref(), a),
-        Some(Command::Check(_)) => commands::check::run(cli.config.as_deref()),
+        Some(Command::Check(a)) => commands::check::run(cli.config.as_deref(), &a.drills),
         Some(Command::Sim(a)) => commands::sim::run(a),
         Some(Command::Chaos(a)) => commands::chaos::run(a),
         Some(Command::Runbook(a)) => commands::runbook::run(cli.config.as_deref(), cli.read_only, cli.dry_run, a),

@@ -573,3 +573,111 @@ impl Scorecard {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drill::file::parse;
+
+    const DRILL: &str = r#"
+id = "t"
+title = "T"
+objective = "o"
+briefing = "b"
+max-duration = "20m"
+settle = "1m"
+[rubric]
+detect = { gold = "3m", silver = "5m", bronze = "10m" }
+resolve = { gold = "7m", silver = "10m", bronze = "15m" }
+[[fault]]
+name = "skew"
+at = "1m"
+inject = "clock jump --offset +2m --nodes 30%"
+alerts = ["clock-skew"]
+[[abort]]
+when = "timeout-ratio > 50%"
+for = "2m"
+why = "an outage"
+"#;
+
+    fn session() -> Session {
+        let mut runbooks = BTreeMap::new();
+        runbooks.insert("clock-skew".to_owned(), "clock-skew".to_owned());
+        Session::new(parse("t.toml", DRILL).expect("parses"), runbooks, vec![("clock-skew".into(), "ntp-sync".into())])
+    }
+
+    fn level(l: Level) -> impl Fn(&str) -> Level {
+        move |_| l
+    }
+
+    #[test]
+    fn a_limit_itself_earns_the_next_grade() {
+        let l = parse("t.toml", DRILL).expect("parses").rubric.detect;
+        assert_eq!(Grade::of(Some(179_999), &l), Grade::Gold);
+        assert_eq!(Grade::of(Some(180_000), &l), Grade::Silver);
+        assert_eq!(Grade::of(Some(599_999), &l), Grade::Bronze);
+        assert_eq!(Grade::of(Some(600_000), &l), Grade::Fail);
+        assert_eq!(Grade::of(None, &l), Grade::Fail);
+    }
+
+    #[test]
+    fn detection_needs_the_fault_in_and_resolution_needs_it_to_have_risen_and_settled() {
+        let mut s = session();
+        assert!(s.advance(30_000).is_empty(), "not due before 1m");
+        assert!(s.acked("clock-skew").is_empty(), "nothing injected yet: nothing to detect");
+        assert_eq!(s.advance(60_000), vec![Due::Inject(0)]);
+        assert_eq!(s.injected(0, Ok(Some(7))), None);
+        // Calm before the signal ever rose is not a resolution.
+        s.advance(200_000);
+        assert_eq!(s.observe(level(Level::Ok), &[false]), None);
+        s.advance(240_000);
+        s.observe(level(Level::Page), &[false]);
+        s.advance(250_000);
+        assert_eq!(s.opened("clock-skew"), vec![0], "the runbook answering clock-skew detects it");
+        s.advance(400_000);
+        s.observe(level(Level::Ok), &[false]);
+        s.advance(430_000);
+        s.observe(level(Level::Unknown), &[false]); // no data: the calm starts over
+        s.advance(460_000);
+        s.observe(level(Level::Ok), &[false]);
+        s.advance(519_999);
+        assert_eq!(s.observe(level(Level::Ok), &[false]), None, "not settled yet");
+        s.advance(520_000);
+        assert_eq!(s.observe(level(Level::Ok), &[false]), Some(Due::End(End::Resolved)));
+        let c = s.scorecard();
+        assert_eq!(c.faults[0].detect_ms, Some(190_000));
+        assert_eq!(c.faults[0].resolve_ms, Some(400_000), "from the injection to the start of the calm");
+        assert_eq!((c.detect, c.resolve, c.grade), (Grade::Silver, Grade::Gold, Grade::Silver));
+        assert_eq!(s.fleet_ids(), vec![7]);
+        assert!(c.not_needed.contains(&"clock-skew/ntp-sync".to_owned()));
+    }
+
+    #[test]
+    fn an_abort_condition_must_hold_for_its_time() {
+        let mut s = session();
+        s.advance(60_000);
+        s.injected(0, Ok(None));
+        s.advance(100_000);
+        assert_eq!(s.observe(level(Level::Page), &[true]), None);
+        s.advance(150_000);
+        assert_eq!(s.observe(level(Level::Page), &[false]), None, "it let go: the clock restarts");
+        s.advance(160_000);
+        s.observe(level(Level::Page), &[true]);
+        s.advance(279_999);
+        assert_eq!(s.observe(level(Level::Page), &[true]), None);
+        s.advance(280_000);
+        let Some(Due::End(End::Aborted(why))) = s.observe(level(Level::Page), &[true]) else { panic!("aborts") };
+        assert!(why.contains("an outage") && why.contains("timeout-ratio > 50%"), "{why}");
+        assert!(s.advance(300_000).is_empty(), "an ended drill injects nothing more");
+    }
+
+    #[test]
+    fn out_of_time_at_the_maximum_and_a_failed_injection_aborts() {
+        let mut s = session();
+        assert_eq!(s.advance(20 * 60_000), vec![Due::End(End::OutOfTime)]);
+        let mut s = session();
+        s.advance(60_000);
+        let Some(Due::End(End::Aborted(why))) = s.injected(0, Err("the fleet is gone".into())) else { panic!() };
+        assert!(why.contains("skew") && why.contains("the fleet is gone"), "{why}");
+    }
+}
