@@ -56,7 +56,7 @@ pub enum Command {
     Runbook(RunbookArgs),
     /// Read and verify the audit log
     Audit(AuditArgs),
-    /// Graded drills: list them, run one with a scripted operator
+    /// Graded drills: list them, run one in the cockpit or with a scripted operator
     Drill(DrillArgs),
 }
 
@@ -70,7 +70,8 @@ pub struct DrillArgs {
 pub enum DrillCommand {
     /// Every shipped drill: id, faults, maximum duration, title
     List,
-    /// Run a drill and grade it; a scorecard is printed and written as Markdown and JSON
+    /// Run a drill in the cockpit (or headless with --script) and grade it; the scorecard is
+    /// shown and written as Markdown and JSON
     Run(DrillRunArgs),
 }
 
@@ -85,8 +86,9 @@ pub struct DrillRunArgs {
     /// A scripted operator (lines of `TIME ack SIGNAL | open RUNBOOK | run RUNBOOK STEP [K=V…]`);
     /// the drill runs headless in simulated time
     #[arg(long, value_name = "FILE")]
-    pub script: PathBuf,
-    /// Simulated seconds per second (default: as fast as the machine goes)
+    pub script: Option<PathBuf>,
+    /// Simulated seconds per second (default: real time in the cockpit; headless, as fast as the
+    /// machine goes)
     #[arg(long, value_parser = parse_speed)]
     pub speed: Option<f64>,
     /// The fleet's seed (default: a new one each run, printed on the scorecard)

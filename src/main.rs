@@ -19,17 +19,15 @@ fn main() -> ExitCode {
         }
     };
     let _log = nightwatch::logging::init();
+    let opts = nightwatch::app::Options {
+        read_only: cli.read_only,
+        dry_run: cli.dry_run,
+        mono: cli.mono,
+        ascii: cli.ascii,
+        no_bell: cli.no_bell,
+    };
     let code = match &cli.command {
-        None => {
-            let opts = nightwatch::app::Options {
-                read_only: cli.read_only,
-                dry_run: cli.dry_run,
-                mono: cli.mono,
-                ascii: cli.ascii,
-                no_bell: cli.no_bell,
-            };
-            nightwatch::app::run(cli.config.as_deref(), &opts)
-        }
+        None => nightwatch::app::run(cli.config.as_deref(), &opts, None),
         Some(Command::Scrape(a)) => commands::scrape::run(a),
         Some(Command::Eval(a)) => commands::eval::run(cli.config.as_deref(), a),
         Some(Command::Check(a)) => commands::check::run(cli.config.as_deref(), &a.drills),
@@ -37,7 +35,7 @@ fn main() -> ExitCode {
         Some(Command::Chaos(a)) => commands::chaos::run(a),
         Some(Command::Runbook(a)) => commands::runbook::run(cli.config.as_deref(), cli.read_only, cli.dry_run, a),
         Some(Command::Audit(a)) => commands::audit::run(cli.config.as_deref(), a),
-        Some(Command::Drill(a)) => commands::drill::run(cli.config.as_deref(), a),
+        Some(Command::Drill(a)) => commands::drill::run(cli.config.as_deref(), a, &opts),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

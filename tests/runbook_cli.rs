@@ -101,7 +101,7 @@ async fn a_remedy_from_the_shell_fixes_the_fault_and_is_audited() {
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     assert!(text(&out).1.contains("would run") && text(&out).1.contains("ntp-sync --nodes node-03"));
     // A batch runs the steps that only look; the executor refuses the one that changes things.
-    let out = run(&["clock-skew", "--all", "--set", "node=node-03", "--yes"]).expect("run");
+    let out = run(&["clock-skew", "--all", "--set", "node=node-03", "--set", "group=all", "--yes"]).expect("run");
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(

@@ -3,6 +3,7 @@
 //! `Effect`s, which this loop carries out; the screen is drawn from a view model when something
 //! changed.
 
+pub mod drill;
 pub mod keys;
 pub mod pane;
 pub mod state;
@@ -61,8 +62,34 @@ pub fn key_of(e: &KeyEvent) -> Option<Key> {
     })
 }
 
+/// A drill for the cockpit to run (`nightwatch drill run NAME`).
+pub struct DrillStart {
+    pub drill: crate::drill::Drill,
+    pub seed: u64,
+    pub speed: f64,
+    /// The wheel of misfortune: named only on the scorecard.
+    pub hidden: bool,
+    pub report_dir: std::path::PathBuf,
+    pub run_id: String,
+}
+
+/// The cockpit on a drill's clock: the simulated sources run at the drill's speed and seed,
+/// every source is polled `speed` times as often, and the process clock runs `speed` times as
+/// fast, so that rate windows, `for` durations and the drill's times are all simulated time.
+fn prepare_drill(config: &mut Config, d: &DrillStart) {
+    crate::intake::scheduler::scale_clock(d.speed);
+    for source in &mut config.sources {
+        if let SourceKind::Sim(f) = &mut source.kind {
+            f.seed = d.seed;
+            f.speed = d.speed;
+        }
+        source.interval = source.interval.div_f64(d.speed).max(Duration::from_millis(100));
+        source.timeout = source.timeout.min(source.interval);
+    }
+}
+
 /// Runs the cockpit until the user quits; returns the exit code.
-pub fn run(config_path: Option<&Path>, opts: &Options) -> i32 {
+pub fn run(config_path: Option<&Path>, opts: &Options, drill: Option<DrillStart>) -> i32 {
     let started = std::time::Instant::now();
     let mut config = match Config::load_watchable(config_path) {
         Ok(c) => c,
@@ -71,6 +98,9 @@ pub fn run(config_path: Option<&Path>, opts: &Options) -> i32 {
             return 3;
         }
     };
+    if let Some(d) = &drill {
+        prepare_drill(&mut config, d);
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -90,6 +120,12 @@ pub fn run(config_path: Option<&Path>, opts: &Options) -> i32 {
                 return 1;
             }
         };
+        if drill.is_some() {
+            // Counters in simulated units: the scrapes' clock is simulated time too.
+            for server in &embedded.servers {
+                server.with_fleet(|f| f.counter_divisor = 1.0);
+            }
+        }
         let flags = Flags {
             read_only: opts.read_only,
             dry_run: opts.dry_run,
@@ -119,7 +155,23 @@ pub fn run(config_path: Option<&Path>, opts: &Options) -> i32 {
         } else if let Ok(addr) = std::env::var("NIGHTWATCH_SIM") {
             builtins.insert("sim".to_owned(), addr);
         }
-        let audit = crate::audit::AuditLog::new(&state.config.audit.path);
+        let mut audit = crate::audit::AuditLog::new(&state.config.audit.path);
+        let mut report_dir = None;
+        if let Some(d) = drill {
+            audit = audit.stamped("drill", &d.drill.id).stamped("drill-run", &d.run_id);
+            let mut m = serde_json::Map::new();
+            m.insert("kind".into(), "drill-start".into());
+            m.insert("title".into(), d.drill.title.clone().into());
+            m.insert("seed".into(), d.seed.into());
+            m.insert("speed".into(), d.speed.into());
+            if let Err(e) = audit.append(m) {
+                eprintln!("nightwatch: the drill cannot start: its audit record was not written: {e}");
+                return 1;
+            }
+            let session = crate::drill::session(d.drill, &state.config, &state.library);
+            state.drill = Some(drill::DrillRun::new(session, now_ms(), d.seed, d.speed, d.hidden));
+            report_dir = Some((d.report_dir, d.run_id));
+        }
         state.exec = Some(crate::exec::Context {
             mode: state::exec_mode(&state.flags),
             profile: state.config.runbooks.profile,
@@ -131,7 +183,8 @@ pub fn run(config_path: Option<&Path>, opts: &Options) -> i32 {
             exe: std::env::current_exe().ok(),
         });
         session_record(&audit, "session-start");
-        let code = event_loop(state, rx, theme, started).await;
+        let fleet = state.exec.as_ref().and_then(|c| c.builtins.get("sim").cloned());
+        let code = event_loop(state, rx, theme, started, DrillIo { fleet, report_dir }).await;
         session_record(&audit, "session-end");
         drop(intake);
         drop(embedded);
@@ -139,11 +192,20 @@ pub fn run(config_path: Option<&Path>, opts: &Options) -> i32 {
     })
 }
 
+/// What the loop needs to carry out a drill's effects.
+struct DrillIo {
+    /// The simulated fleet's address.
+    fleet: Option<String>,
+    /// Where the scorecard goes, and the run's id (its file name).
+    report_dir: Option<(std::path::PathBuf, String)>,
+}
+
 async fn event_loop(
     mut state: State,
     mut intake: mpsc::Receiver<crate::intake::scheduler::IntakeMsg>,
     theme: Theme,
     started: std::time::Instant,
+    drill_io: DrillIo,
 ) -> i32 {
     let mut first_full_frame = true;
     let mut terminal = match ratatui::try_init() {
@@ -191,6 +253,15 @@ async fn event_loop(
             }
         }
         let mut quit = false;
+        if effects.contains(&Effect::Quit) && state.drill.as_ref().is_some_and(|d| d.session.ended().is_none()) {
+            // Closing the cockpit ends the drill: everything it injected is healed first.
+            let mut more = Vec::new();
+            let _ = state.drill_abort("the cockpit was closed", &mut more);
+            effects.extend(more);
+            if let Some(records) = state.take_pending_audit() {
+                effects.push(Effect::Audit(records));
+            }
+        }
         for e in effects {
             match e {
                 Effect::Quit => quit = true,
@@ -207,6 +278,24 @@ async fn event_loop(
                 Effect::CancelStep => {
                     if let Some(c) = cancel_step.take() {
                         let _ = c.send(());
+                    }
+                }
+                Effect::DrillInject { fault, injector } => spawn_inject(&drill_io, fault, injector, answers_tx.clone()),
+                Effect::DrillHeal { ids, live } => heal(&drill_io, ids, live).await,
+                Effect::DrillReport(card) => {
+                    if let Some((dir, run)) = drill_io.report_dir.clone() {
+                        // Two small files, written before anything else (the cockpit may be closing).
+                        let written = tokio::task::spawn_blocking(move || {
+                            crate::commands::drill::write_reports(&card, &dir, &run).map_err(|e| (dir, e))
+                        })
+                        .await;
+                        match written {
+                            Ok(Ok((md, _))) => state.note_scorecard(md),
+                            Ok(Err((dir, e))) => {
+                                tracing::warn!("drill scorecard not written to {}: {e}", dir.display())
+                            }
+                            Err(e) => tracing::warn!("drill scorecard not written: {e}"),
+                        }
                     }
                 }
                 Effect::Audit(records) => {
@@ -315,6 +404,45 @@ fn spawn_step(
         let _ = tx.send(Msg::StepDone { prepared, result });
     });
     Some(cancel_tx)
+}
+
+/// Injects a drill's fault in a task; the answer comes back as `DrillInjected`.
+fn spawn_inject(io: &DrillIo, fault: usize, injector: crate::drill::file::Injector, tx: mpsc::Sender<Msg>) {
+    use crate::drill::file::Injector;
+    let fleet = io.fleet.clone();
+    tokio::spawn(async move {
+        let result = match injector {
+            Injector::Sim { injection, .. } => match fleet.as_deref().map(crate::sim::client::Client::new) {
+                Some(Ok(c)) => c.inject(&injection).await.map(|i| Some(i.id)),
+                Some(Err(e)) => Err(e),
+                None => Err("no simulated fleet to inject into".into()),
+            },
+            Injector::Live { inject, .. } => {
+                tokio::task::spawn_blocking(move || crate::drill::headless::run_live(&inject).map(|()| None))
+                    .await
+                    .unwrap_or_else(|e| Err(format!("the injector task failed: {e}")))
+            }
+        };
+        let _ = tx.send(Msg::DrillInjected { fault, result }).await;
+    });
+}
+
+/// Heals a drill's faults before anything else happens (the drill has ended).
+async fn heal(io: &DrillIo, ids: Vec<u32>, live: Vec<Vec<String>>) {
+    if let Some(Ok(c)) = io.fleet.as_deref().map(crate::sim::client::Client::new) {
+        for id in ids {
+            // A fault that already ended by itself is not an error.
+            if let Err(e) = c.heal(Some(id)).await {
+                tracing::info!("drill: heal #{id}: {e}");
+            }
+        }
+    }
+    for argv in live {
+        let r = tokio::task::spawn_blocking(move || crate::drill::headless::run_live(&argv)).await;
+        if let Ok(Err(e)) = r {
+            tracing::warn!("drill: a live heal failed: {e}");
+        }
+    }
 }
 
 /// Sends one server evaluation off; its answer comes back as `Msg::Queried`.

@@ -48,6 +48,11 @@ pub enum Msg {
         prepared: Prepared,
         result: Result<StepResult, String>,
     },
+    /// A drill's fault went in (with the fleet's id for it), or could not.
+    DrillInjected {
+        fault: usize,
+        result: Result<Option<u32>, String>,
+    },
 }
 
 /// How a step ended, as the pane shows it.
@@ -82,6 +87,18 @@ pub enum Effect {
     CancelStep,
     /// Append records to the audit log (one lock, one sync).
     Audit(Vec<serde_json::Map<String, serde_json::Value>>),
+    /// Inject fault `fault` of the drill; the answer comes back as `DrillInjected`.
+    DrillInject {
+        fault: usize,
+        injector: crate::drill::file::Injector,
+    },
+    /// Heal what the drill injected: these fleet faults, and these live heal commands.
+    DrillHeal {
+        ids: Vec<u32>,
+        live: Vec<Vec<String>>,
+    },
+    /// Write the scorecard (Markdown and JSON).
+    DrillReport(Box<crate::drill::Scorecard>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -181,7 +198,9 @@ pub struct State {
     quitting: bool,
     /// Audit records made while handling a message (acks, silences, runbooks opened), sent
     /// as one effect when it is done.
-    pending_audit: Vec<serde_json::Map<String, serde_json::Value>>,
+    pub(super) pending_audit: Vec<serde_json::Map<String, serde_json::Value>>,
+    /// A graded drill, when the cockpit runs one (`nightwatch drill run`).
+    pub drill: Option<super::drill::DrillRun>,
 }
 
 /// An audit record of `kind` with some fields.
@@ -239,6 +258,7 @@ impl State {
             quit_confirm: false,
             quitting: false,
             pending_audit: Vec::new(),
+            drill: None,
         }
     }
 
@@ -268,6 +288,7 @@ impl State {
                 "runbook-opened",
                 &[("runbook", id.clone().into()), ("alert", alert.into()), ("signal", a.signal.clone().into())],
             ));
+            self.drill_opened(id);
         }
         self.pane = Some(Pane { runbook, values, sel: 0, confirm: None });
         // Start on the first step of the live path, where the operator most likely acts.
@@ -444,6 +465,11 @@ impl State {
         self.running = None;
         self.step_log.flush_partial();
         self.dirty = true;
+        let (status, ok) = match &result {
+            Err(refusal) => (refusal.clone(), false),
+            Ok(r) => (r.status.clone(), r.passed && r.run.is_some()),
+        };
+        self.drill_step(&prepared.runbook, &prepared.step, status, ok);
         let passed = match &result {
             Err(refusal) => {
                 self.step_log.note(refusal.clone());
@@ -869,10 +895,15 @@ impl State {
             "freeze" => self.frozen_at = Some(self.now_ms),
             "unfreeze" => self.frozen_at = None,
             "help" => self.help = true,
+            "drill" if rest.trim() == "abort" => {
+                let why = format!("aborted from the cockpit by {}", self.user());
+                self.drill_abort(&why, effects)?;
+            }
+            "scorecard" => self.toggle_scorecard()?,
             "" => {}
             other => {
                 return Err(format!(
-                    "unknown command {:?}: ack, silence DURATION COMMENT, filter TEXT, targets, dashboard, freeze, unfreeze, help, quit",
+                    "unknown command {:?}: ack, silence DURATION COMMENT, filter TEXT, targets, dashboard, freeze, unfreeze, help, quit, drill abort, scorecard",
                     crate::text::escape_control(other)
                 ));
             }
@@ -889,7 +920,9 @@ impl State {
         let msg = match self.engine.ack(id, &user, self.now_ms) {
             Ok(a) => {
                 let what = format!("{} {}", a.signal, a.labels);
+                let signal = a.signal.clone();
                 self.pending_audit.push(record("ack", &[("alert", id.into()), ("what", what.clone().into())]));
+                self.drill_acked(&signal);
                 format!("acknowledged {what}")
             }
             Err(e) => e,
@@ -991,6 +1024,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             if second_changed {
                 state.dirty = true;
             }
+            state.drill_tick(&mut effects);
         }
         Msg::Stop(_) => {
             // Nobody can answer a prompt any more: cancel a running step (its outcome is
@@ -1006,11 +1040,22 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             state.dirty = true;
         }
         Msg::StepDone { prepared, result } => state.step_done(prepared, result, &mut effects),
+        Msg::DrillInjected { fault, result } => {
+            state.drill_injected(fault, result, &mut effects);
+            state.dirty = true;
+        }
     }
     if !state.pending_audit.is_empty() {
         effects.push(Effect::Audit(std::mem::take(&mut state.pending_audit)));
     }
     effects
+}
+
+impl State {
+    /// Audit records made outside `update` (the loop ending a drill on quit).
+    pub(super) fn take_pending_audit(&mut self) -> Option<Vec<serde_json::Map<String, serde_json::Value>>> {
+        (!self.pending_audit.is_empty()).then(|| std::mem::take(&mut self.pending_audit))
+    }
 }
 
 /// The executor's mode for the cockpit's flags.

@@ -20,10 +20,10 @@ const EXIT_REFUSED: i32 = 2;
 const EXIT_USAGE: i32 = 64;
 const EXIT_CONFIG: i32 = 78;
 
-pub fn run(config: Option<&Path>, args: &DrillArgs) -> i32 {
+pub fn run(config: Option<&Path>, args: &DrillArgs, cockpit: &crate::app::Options) -> i32 {
     match &args.command {
         DrillCommand::List => list(),
-        DrillCommand::Run(a) => run_drill(config, a),
+        DrillCommand::Run(a) => run_drill(config, a, cockpit),
     }
 }
 
@@ -77,7 +77,7 @@ fn fleet_nodes(config: &Config) -> usize {
         .unwrap_or(47)
 }
 
-fn run_drill(config_path: Option<&Path>, a: &DrillRunArgs) -> i32 {
+fn run_drill(config_path: Option<&Path>, a: &DrillRunArgs, cockpit: &crate::app::Options) -> i32 {
     let config = match Config::load(config_path) {
         Ok(c) => c,
         Err(e) => {
@@ -100,9 +100,25 @@ fn run_drill(config_path: Option<&Path>, a: &DrillRunArgs) -> i32 {
         }
         return EXIT_USAGE;
     }
+    let run_id = format!("{}-{}", drill.id, chrono::Utc::now().format("%Y%m%dT%H%M%SZ"));
+    let report_dir = a.report_dir.clone().unwrap_or_else(|| {
+        config.audit.path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf).join("drills")
+    });
+    let Some(script_path) = &a.script else {
+        if drill.is_live() && !a.allow_live {
+            eprintln!(
+                "nightwatch: drill refused: {} runs real injector commands: give --allow-live to let it touch more than the simulated fleet",
+                drill.id
+            );
+            return EXIT_REFUSED;
+        }
+        let start =
+            crate::app::DrillStart { drill, seed, speed: a.speed.unwrap_or(1.0), hidden: a.random, report_dir, run_id };
+        return crate::app::run(config_path, cockpit, Some(start));
+    };
     let library = Library::load(config.runbooks.dir.as_deref());
-    let script = match std::fs::read_to_string(&a.script) {
-        Ok(text) => match drill::script::parse(&a.script.display().to_string(), &text) {
+    let script = match std::fs::read_to_string(script_path) {
+        Ok(text) => match drill::script::parse(&script_path.display().to_string(), &text) {
             Ok(s) => s,
             Err(problems) => {
                 for p in &problems {
@@ -112,11 +128,10 @@ fn run_drill(config_path: Option<&Path>, a: &DrillRunArgs) -> i32 {
             }
         },
         Err(e) => {
-            eprintln!("nightwatch: cannot read the script {}: {e}", a.script.display());
+            eprintln!("nightwatch: cannot read the script {}: {e}", script_path.display());
             return EXIT_USAGE;
         }
     };
-    let run_id = format!("{}-{}", drill.id, chrono::Utc::now().format("%Y%m%dT%H%M%SZ"));
     let audit = AuditLog::new(&config.audit.path).stamped("drill", &drill.id).stamped("drill-run", &run_id);
     let report_dir = a.report_dir.clone().unwrap_or_else(|| {
         config.audit.path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf).join("drills")

@@ -216,7 +216,7 @@ fn refused(r: &exec::Refusal) -> String {
 }
 
 /// Runs a real injector command (argv, no shell) to its end, for at most 60 s.
-fn run_live(argv: &[String]) -> Result<(), String> {
+pub fn run_live(argv: &[String]) -> Result<(), String> {
     let (prog, args) = argv.split_first().ok_or("no command")?;
     let mut child = std::process::Command::new(prog)
         .args(args)

@@ -49,8 +49,23 @@ fn next_id() -> u64 {
     NEXT_TARGET.fetch_add(1, Ordering::Relaxed)
 }
 
+/// A clock that runs `speed` times faster than the wall clock from the moment it was set:
+/// (wall instant, epoch ms then, speed).
+static SCALED: std::sync::OnceLock<(Instant, i64, f64)> = std::sync::OnceLock::new();
+
+/// From now on this process runs on a clock `speed` times faster than the wall clock: a drill
+/// at `--speed 60` runs its simulated fleet, its scrapes, rate windows, `for` durations and
+/// alerts all in simulated time. Set once, before anything reads the clock.
+pub fn scale_clock(speed: f64) {
+    let _ = SCALED.set((Instant::now(), chrono::Utc::now().timestamp_millis(), speed));
+}
+
+/// Milliseconds since the epoch on this process's clock (the wall clock unless scaled).
 pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
+    match SCALED.get() {
+        Some((at, base, speed)) => base + (at.elapsed().as_secs_f64() * 1000.0 * speed) as i64,
+        None => chrono::Utc::now().timestamp_millis(),
+    }
 }
 
 /// Running scrape sources. Dropping it stops every task.

@@ -23,14 +23,20 @@ pub fn draw(f: &mut Frame, vm: &ViewModel, theme: Theme) {
         return;
     }
     let problems = if vm.problems.is_empty() { 0 } else { vm.problems.len().min(2) as u16 };
-    let [header, problem_area, body, footer] = Layout::vertical([
+    let banner = u16::from(vm.drill.is_some());
+    let [header, banner_area, problem_area, body, footer] = Layout::vertical([
         Constraint::Length(1),
+        Constraint::Length(banner),
         Constraint::Length(problems),
         Constraint::Min(0),
         Constraint::Length(1),
     ])
     .areas(area);
     draw_header(f, header, vm, theme);
+    if let Some(d) = &vm.drill {
+        let text = format!(" {:<w$}", d.banner, w = usize::from(banner_area.width.saturating_sub(1)));
+        f.render_widget(Paragraph::new(Line::styled(text, theme.tag())), banner_area);
+    }
     if problems > 0 {
         let lines: Vec<Line> = vm.problems.iter().take(2).map(|p| Line::styled(p.clone(), theme.dim())).collect();
         f.render_widget(Paragraph::new(lines), problem_area);
@@ -75,6 +81,20 @@ pub fn draw(f: &mut Frame, vm: &ViewModel, theme: Theme) {
     draw_footer(f, footer, vm, theme);
     if let (Some(d), Some(pane)) = (&vm.detail, pane) {
         draw_pane(f, pane, d, drawing.as_ref(), theme);
+    }
+    if let Some(card) = vm.drill.as_ref().and_then(|d| d.card.as_ref()) {
+        let h = (card.len() as u16 + 2).min(area.height);
+        let w = (card.iter().map(|l| l.chars().count()).max().unwrap_or(0) as u16 + 4).clamp(40, area.width);
+        let pane = Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h };
+        f.render_widget(Clear, pane);
+        let block =
+            Block::bordered().border_set(theme.border_set()).title(Line::styled(" Drill scorecard ", theme.title()));
+        let lines: Vec<Line> = card
+            .iter()
+            .enumerate()
+            .map(|(k, l)| if k < 2 { Line::styled(l.clone(), theme.title()) } else { Line::raw(l.clone()) })
+            .collect();
+        f.render_widget(Paragraph::new(lines).block(block), pane);
     }
     if let Some(help) = &vm.help {
         let h = (help.len() as u16 + 4).min(area.height);

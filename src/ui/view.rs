@@ -28,6 +28,14 @@ pub struct ViewModel {
     pub notes: Vec<String>,
     /// The filter in effect, if any.
     pub filter: Option<String>,
+    /// A drill's banner, and its scorecard when it has ended and is shown.
+    pub drill: Option<DrillView>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DrillView {
+    pub banner: String,
+    pub card: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -608,7 +616,9 @@ pub fn build(state: &State) -> ViewModel {
     let ctx = Ctx { state, stale };
     let up = state.health.values().filter(|h| h.up == Some(true)).count();
     let mut tags = Vec::new();
-    if state.flags.demo {
+    if state.drill.is_some() {
+        tags.push("DRILL");
+    } else if state.flags.demo {
         tags.push("DEMO");
     }
     if state.flags.read_only {
@@ -689,6 +699,17 @@ pub fn build(state: &State) -> ViewModel {
         problems,
         notes: state.notes.iter().map(|n| escape_control(n).into_owned()).collect(),
         filter: (!state.filter.is_empty()).then(|| escape_control(&state.filter).into_owned()),
+        drill: state.drill.as_ref().map(|d| DrillView {
+            banner: d.banner(now),
+            card: d.scorecard.as_ref().filter(|_| d.show_card).map(|c| {
+                let mut lines = c.lines();
+                if let Some(p) = &d.written {
+                    lines.push(format!("written to {}", p.display()));
+                }
+                lines.push(":scorecard hides this · q quits".to_owned());
+                lines.iter().map(|l| escape_control(l).into_owned()).collect()
+            }),
+        }),
     }
 }
 

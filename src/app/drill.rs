@@ -1,0 +1,255 @@
+//! A drill in the cockpit: the drill's session lives in the state; `update` feeds it the clock
+//! (the cockpit runs on the drill's clock: simulated time), the signals' levels, acks, opened
+//! runbooks and steps, and turns what it says into effects (inject, heal, write the scorecard).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::state::{Effect, State};
+use crate::alerts::{Severity, State as AlertState};
+use crate::drill::file::Injector;
+use crate::drill::session::{Due, Scorecard, Session, clock};
+use crate::runbooks::condition::{Answer, readings};
+use crate::signals::Level;
+
+/// A drill being run in the cockpit.
+pub struct DrillRun {
+    pub session: Session,
+    /// The cockpit's clock when the drill started.
+    pub started_ms: i64,
+    pub seed: u64,
+    pub speed: f64,
+    /// Named on the scorecard only (the wheel of misfortune).
+    pub hidden: bool,
+    /// Injections asked for and not answered yet.
+    inflight: BTreeSet<usize>,
+    pub scorecard: Option<Scorecard>,
+    /// The scorecard is shown over the dashboard.
+    pub show_card: bool,
+    /// Where the scorecard was written.
+    pub written: Option<std::path::PathBuf>,
+}
+
+impl DrillRun {
+    pub fn new(session: Session, started_ms: i64, seed: u64, speed: f64, hidden: bool) -> DrillRun {
+        DrillRun {
+            session,
+            started_ms,
+            seed,
+            speed,
+            hidden,
+            inflight: BTreeSet::new(),
+            scorecard: None,
+            show_card: false,
+            written: None,
+        }
+    }
+
+    /// The banner: what runs, for how long; never the faults.
+    pub fn banner(&self, now_ms: i64) -> String {
+        let name = if self.hidden && self.scorecard.is_none() {
+            "wheel of misfortune".to_owned()
+        } else {
+            format!("{} — {}", self.session.drill.id, self.session.drill.title)
+        };
+        let max = i64::try_from(self.session.drill.max_duration.as_millis()).unwrap_or(i64::MAX);
+        match &self.scorecard {
+            None => format!(
+                "DRILL  {name} · {} of {} · ack what you understand, fix it, :drill abort stops",
+                clock(Some(now_ms - self.started_ms)),
+                clock(Some(max))
+            ),
+            Some(c) => format!(
+                "DRILL  {name} · {} at {} · overall {} · :scorecard shows it",
+                c.end.describe(),
+                clock(Some(c.ended_at_ms)),
+                c.grade.label()
+            ),
+        }
+    }
+}
+
+fn record(kind: &str, fields: &[(&str, serde_json::Value)]) -> serde_json::Map<String, serde_json::Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("kind".into(), kind.into());
+    for (k, v) in fields {
+        m.insert((*k).to_owned(), v.clone());
+    }
+    m
+}
+
+impl State {
+    fn drill_now(&self) -> Option<i64> {
+        self.drill.as_ref().map(|d| self.now_ms - d.started_ms)
+    }
+
+    /// On the clock: inject what is due, watch the signals, end when it is over.
+    pub(crate) fn drill_tick(&mut self, effects: &mut Vec<Effect>) {
+        let Some(now) = self.drill_now() else { return };
+        // A drill does not start during a real incident: a page firing before anything was
+        // injected is not the drill's.
+        let real_page = self
+            .engine
+            .alerts()
+            .iter()
+            .find(|a| a.state == AlertState::Firing && a.severity == Severity::Page)
+            .map(|a| a.signal.clone());
+        let Some(d) = self.drill.as_mut() else { return };
+        if d.session.ended().is_some() {
+            return;
+        }
+        let nothing_injected =
+            d.inflight.is_empty() && (0..d.session.drill.faults.len()).all(|k| !d.session.was_injected(k));
+        if nothing_injected && let Some(signal) = real_page {
+            if let Some(due) = d.session.abort(&format!("a page is firing ({signal}): no drill during a real incident"))
+            {
+                self.drill_due(due, effects);
+            }
+            return;
+        }
+        for due in d.session.advance(now) {
+            self.drill_due(due, effects);
+        }
+        let levels: BTreeMap<String, Level> = self
+            .config
+            .signals
+            .iter()
+            .zip(&self.outcomes)
+            .map(|(s, o)| (s.id.clone(), o.as_ref().map_or(Level::Unknown, |o| o.level())))
+            .collect();
+        let holds: Vec<bool> = match &self.drill {
+            Some(d) => d
+                .session
+                .drill
+                .aborts
+                .iter()
+                .map(|a| match a.condition.resolve(&self.config) {
+                    Ok((k, _, t)) => self.outcomes[k].as_ref().is_some_and(|o| {
+                        matches!(a.condition.judge(t, &readings(o)), Answer::Known { holds: true, .. })
+                    }),
+                    Err(_) => false,
+                })
+                .collect(),
+            None => return,
+        };
+        let due = self
+            .drill
+            .as_mut()
+            .and_then(|d| d.session.observe(|id| levels.get(id).copied().unwrap_or(Level::Unknown), &holds));
+        if let Some(due) = due {
+            self.drill_due(due, effects);
+        }
+    }
+
+    fn drill_due(&mut self, due: Due, effects: &mut Vec<Effect>) {
+        let Some(d) = self.drill.as_mut() else { return };
+        match due {
+            Due::Inject(k) => {
+                if d.inflight.insert(k)
+                    && let Some(f) = d.session.drill.faults.get(k)
+                {
+                    effects.push(Effect::DrillInject { fault: k, injector: f.injector.clone() });
+                }
+            }
+            Due::End(end) => {
+                let live: Vec<Vec<String>> = d
+                    .session
+                    .drill
+                    .faults
+                    .iter()
+                    .enumerate()
+                    .filter(|(k, _)| d.session.was_injected(*k))
+                    .filter_map(|(_, f)| match &f.injector {
+                        Injector::Live { heal, .. } => Some(heal.clone()),
+                        Injector::Sim { .. } => None,
+                    })
+                    .collect();
+                effects.push(Effect::DrillHeal { ids: d.session.fleet_ids(), live });
+                let mut card = d.session.scorecard();
+                card.seed = Some(d.seed);
+                card.speed = Some(d.speed);
+                self.pending_audit.push(record(
+                    "drill-end",
+                    &[
+                        ("end", end.describe().into()),
+                        ("grade", card.grade.as_str().into()),
+                        ("detect", card.detect.as_str().into()),
+                        ("resolve", card.resolve.as_str().into()),
+                        ("detect-ms", card.detect_ms.map_or(serde_json::Value::Null, Into::into)),
+                        ("resolve-ms", card.resolve_ms.map_or(serde_json::Value::Null, Into::into)),
+                    ],
+                ));
+                effects.push(Effect::DrillReport(Box::new(card.clone())));
+                d.scorecard = Some(card);
+                d.show_card = true;
+                self.dirty = true;
+            }
+        }
+    }
+
+    /// The answer to an injection.
+    pub(crate) fn drill_injected(&mut self, k: usize, result: Result<Option<u32>, String>, effects: &mut Vec<Effect>) {
+        let Some(d) = self.drill.as_mut() else { return };
+        d.inflight.remove(&k);
+        let Some(f) = d.session.drill.faults.get(k) else { return };
+        let mut fields = vec![("fault", f.name.clone().into()), ("at-ms", d.session.now().into())];
+        match &f.injector {
+            Injector::Sim { command, .. } => fields.push(("command", format!("chaos {command}").into())),
+            Injector::Live { inject, .. } => fields.push(("argv", inject.clone().into())),
+        }
+        if let Err(e) = &result {
+            fields.push(("error", e.clone().into()));
+        }
+        self.pending_audit.push(record("drill-inject", &fields));
+        if let Some(due) = d.session.injected(k, result) {
+            self.drill_due(due, effects);
+        }
+    }
+
+    pub(crate) fn drill_acked(&mut self, signal: &str) {
+        if let Some(d) = self.drill.as_mut() {
+            d.session.acked(signal);
+        }
+    }
+
+    pub(crate) fn drill_opened(&mut self, runbook: &str) {
+        if let Some(d) = self.drill.as_mut() {
+            d.session.opened(runbook);
+        }
+    }
+
+    pub(crate) fn drill_step(&mut self, runbook: &str, step: &str, status: String, ok: bool) {
+        if let Some(d) = self.drill.as_mut() {
+            d.session.step(runbook, step, status, ok);
+        }
+    }
+
+    /// `:drill abort`, or the cockpit closing with the drill still on.
+    pub(crate) fn drill_abort(&mut self, why: &str, effects: &mut Vec<Effect>) -> Result<(), String> {
+        let d = self.drill.as_mut().ok_or("no drill is running")?;
+        match d.session.abort(why) {
+            Some(due) => {
+                self.drill_due(due, effects);
+                Ok(())
+            }
+            None => Err("the drill has already ended".into()),
+        }
+    }
+
+    /// The scorecard was written to `path` (by the loop).
+    pub fn note_scorecard(&mut self, path: std::path::PathBuf) {
+        if let Some(d) = self.drill.as_mut() {
+            d.written = Some(path);
+            self.dirty = true;
+        }
+    }
+
+    /// `:scorecard`: show or hide it.
+    pub(crate) fn toggle_scorecard(&mut self) -> Result<(), String> {
+        let d = self.drill.as_mut().ok_or("no drill is running")?;
+        if d.scorecard.is_none() {
+            return Err("the drill is still on: the scorecard comes at the end".into());
+        }
+        d.show_card = !d.show_card;
+        Ok(())
+    }
+}
