@@ -224,3 +224,116 @@ async fn a_page_enter_the_runbook_run_the_remedy_verified_and_audited() {
     assert!(tail.contains("session-start") && tail.contains("session-end"), "{tail}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// In the runbook pane: moves down the flowchart until `x` asks to run `step`; leaves its
+/// confirmation open.
+fn select_step(tmux: &Tmux, step: &str) -> String {
+    for _ in 0..16 {
+        tmux.keys(&["x"]);
+        std::thread::sleep(Duration::from_millis(400));
+        let s = tmux.screen();
+        if s.contains(&format!("to run {step}")) || s.contains(&format!("Run {step} on")) {
+            return s;
+        }
+        if s.contains("Type the target's name (") || s.contains("? [y/N]") || s.contains("value for {") {
+            tmux.keys(&["Escape"]); // another step's prompt: not this one
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        tmux.keys(&["j"]);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("step {step} not found in the pane:\n{}", tmux.screen());
+}
+
+/// The 3 A.M. certification drill at 15× in a real terminal: the faults go in unnamed, the
+/// pages are acked and the remedies run from the flowchart pane with keystrokes, and the
+/// scorecard appears with its grades and is written to disk.
+#[test]
+fn the_3am_drill_in_the_cockpit_acked_fixed_and_graded() {
+    let dir = std::env::temp_dir().join(format!("nightwatch-tty-drill-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = dir.join("config.toml");
+    // Four nodes: the +2 min skew lands on two of them, each synced from its own alert.
+    std::fs::write(
+        &config,
+        "[[source]]\nname = \"demo\"\nkind = \"sim\"\nnodes = 4\ninterval = \"5s\"\ntimeout = \"4s\"\n\n\
+         [audit]\npath = \"audit.jsonl\"\n",
+    )
+    .expect("config");
+    let reports = dir.join("reports");
+    let command = format!(
+        "{} --no-bell --config {} drill run 3am-certification --speed 15 --seed 1 --report-dir {}",
+        nightwatch(),
+        config.display(),
+        reports.display()
+    );
+    let Some(tmux) = start_tmux("drill", &command) else { return };
+    tmux.cmd(&["resize-window", "-t", "nw", "-x", "160", "-y", "50"]);
+    let s = tmux.wait_for("the drill banner", Duration::from_secs(30), |s| s.contains("DRILL  3am-certification"));
+    assert!(!s.contains("500 ms") && !s.contains("drop-acks"), "the faults are not named:\n{s}");
+    let s = tmux.wait_for("the pages", Duration::from_secs(60), |s| {
+        s.contains("PAGE  clock-skew") && s.contains("PAGE  timeout-ratio") && s.contains("PAGE  ordering-violations")
+    });
+    // The skewed nodes, from their alerts.
+    let mut nodes: Vec<String> = s
+        .lines()
+        .filter(|l| l.contains("PAGE  clock-skew"))
+        .filter_map(|l| l.split_whitespace().nth(2).map(str::to_owned))
+        .collect();
+    nodes.sort();
+    nodes.dedup();
+    assert!(!nodes.is_empty(), "{s}");
+    let palette = |text: &str| {
+        tmux.keys(&[":"]);
+        tmux.keys(&["-l", text]);
+        tmux.keys(&["Enter"]);
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    tmux.keys(&["Tab"]);
+    for node in &nodes {
+        palette(&format!("filter {node}"));
+        tmux.keys(&["g", "a", "Enter"]);
+        tmux.wait_for("the clock-skew runbook", Duration::from_secs(10), |s| s.contains("Runbook clock-skew"));
+        select_step(&tmux, "ntp-sync");
+        tmux.keys(&["-l", node]);
+        tmux.keys(&["Enter"]);
+        tmux.wait_for("the sync", Duration::from_secs(20), |s| s.contains(&format!("stepped the clocks of {node}")));
+        tmux.keys(&["Escape"]);
+    }
+    palette("filter timeout-ratio");
+    tmux.keys(&["g", "a", "Enter"]);
+    tmux.wait_for("the timeout-storm runbook", Duration::from_secs(10), |s| s.contains("Runbook timeout-storm"));
+    select_step(&tmux, "open-breaker");
+    tmux.keys(&["-l", "service-b"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the breaker", Duration::from_secs(20), |s| s.contains("breaker to service-b opened"));
+    tmux.keys(&["Escape"]);
+    palette("filter ordering-violations");
+    tmux.keys(&["g", "a", "Enter"]);
+    tmux.wait_for("the message-ordering runbook", Duration::from_secs(10), |s| s.contains("Runbook message-ordering"));
+    select_step(&tmux, "bus-failover");
+    tmux.keys(&["y"]);
+    tmux.wait_for("the failover", Duration::from_secs(20), |s| s.contains("moved to the standby broker"));
+    tmux.keys(&["Escape"]);
+    palette("filter");
+    let s = tmux.wait_for("the scorecard", Duration::from_secs(150), |s| s.contains("Drill scorecard"));
+    assert!(s.contains("The 3 A.M. certification drill: resolved"), "{s}");
+    for fault in ["500 ms one-way delay", "clock skew +2 min", "acknowledgements dropped"] {
+        let line = s.lines().find(|l| l.contains(fault)).unwrap_or_else(|| panic!("{fault} on the scorecard:\n{s}"));
+        assert!(["GOLD", "SILVER", "BRONZE"].iter().any(|g| line.contains(g)), "graded: {line}");
+    }
+    assert!(s.contains("ran ") && s.contains("message-ordering/bus-failover"), "{s}");
+    tmux.keys(&["q"]);
+    tmux.wait_for("the cockpit to exit", Duration::from_secs(10), |s| s.contains("EXITED=0"));
+    let json = std::fs::read_dir(&reports)
+        .expect("the scorecard was written")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .expect("a JSON scorecard");
+    let card: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(json).expect("read")).expect("json");
+    assert_eq!(card["end"]["how"], "resolved", "{card}");
+    let audit = std::fs::read_to_string(dir.join("audit.jsonl")).expect("audit log");
+    assert!(audit.lines().all(|l| l.contains("\"drill\":\"3am-certification\"")), "every record carries the drill");
+    let _ = std::fs::remove_dir_all(&dir);
+}
