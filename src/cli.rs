@@ -100,6 +100,10 @@ pub struct DrillRunArgs {
     /// Let a drill run the real injector commands its file names (live-inject)
     #[arg(long)]
     pub allow_live: bool,
+    /// Drill against a running fleet (`nightwatch sim --listen ADDR`) instead of starting one;
+    /// its speed is the drill's
+    #[arg(long, value_name = "ADDR", conflicts_with_all = ["script", "speed", "seed"])]
+    pub sim: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -337,3 +337,43 @@ fn the_3am_drill_in_the_cockpit_acked_fixed_and_graded() {
     assert!(audit.lines().all(|l| l.contains("\"drill\":\"3am-certification\"")), "every record carries the drill");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A drill against a fleet that is already running (`--sim ADDR`): its fault goes into that
+/// fleet on schedule, and `:drill abort` heals it and shows the scorecard.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_drill_against_a_running_fleet_injects_into_it_and_heals_on_abort() {
+    let (_fleet, addr) = start_fleet(&["--nodes", "12", "--speed", "60"]).await;
+    let dir = std::env::temp_dir().join(format!("nightwatch-tty-attach-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = dir.join("config.toml");
+    std::fs::write(&config, "[[source]]\nname = \"demo\"\nkind = \"sim\"\n\n[audit]\npath = \"audit.jsonl\"\n")
+        .expect("config");
+    let command = format!(
+        "{} --no-bell --config {} drill run time-jump --sim {addr} --report-dir {}",
+        nightwatch(),
+        config.display(),
+        dir.join("reports").display()
+    );
+    let Some(tmux) = start_tmux("attach", &command) else { return };
+    tmux.wait_for("the drill banner", Duration::from_secs(30), |s| s.contains("DRILL  time-jump"));
+    let faults = || {
+        let out = Command::new(nightwatch()).args(["chaos", "--sim", &addr, "list"]).output().expect("chaos list");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // At 60× the fault (due 30 s into the drill) is in within a second or two.
+    let start = Instant::now();
+    while !faults().contains("clock jump") {
+        assert!(start.elapsed() < Duration::from_secs(20), "the drill's fault never reached the fleet: {}", faults());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    tmux.keys(&[":"]);
+    tmux.keys(&["-l", "drill abort"]);
+    tmux.keys(&["Enter"]);
+    let s = tmux.wait_for("the scorecard", Duration::from_secs(10), |s| s.contains("Drill scorecard"));
+    assert!(s.contains("aborted from the cockpit"), "{s}");
+    assert!(faults().contains("no faults in effect"), "healed: {}", faults());
+    tmux.keys(&["q"]);
+    tmux.wait_for("the cockpit to exit", Duration::from_secs(10), |s| s.contains("EXITED=0"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

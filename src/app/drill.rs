@@ -27,6 +27,9 @@ pub struct DrillRun {
     pub show_card: bool,
     /// Where the scorecard was written.
     pub written: Option<std::path::PathBuf>,
+    /// Drill milliseconds per cockpit millisecond: 1 on the drill's own (scaled) clock, the
+    /// fleet's speed when the drill runs against a fleet that keeps its own.
+    pub clock_factor: f64,
 }
 
 impl DrillRun {
@@ -41,7 +44,13 @@ impl DrillRun {
             scorecard: None,
             show_card: false,
             written: None,
+            clock_factor: 1.0,
         }
+    }
+
+    /// Drill time at cockpit time `now_ms`.
+    pub fn elapsed(&self, now_ms: i64) -> i64 {
+        ((now_ms - self.started_ms) as f64 * self.clock_factor) as i64
     }
 
     /// The banner: what runs, for how long; never the faults.
@@ -55,7 +64,7 @@ impl DrillRun {
         match &self.scorecard {
             None => format!(
                 "DRILL  {name} · {} of {} · ack what you understand, fix it, :drill abort stops",
-                clock(Some(now_ms - self.started_ms)),
+                clock(Some(self.elapsed(now_ms))),
                 clock(Some(max))
             ),
             Some(c) => format!(
@@ -79,7 +88,7 @@ fn record(kind: &str, fields: &[(&str, serde_json::Value)]) -> serde_json::Map<S
 
 impl State {
     fn drill_now(&self) -> Option<i64> {
-        self.drill.as_ref().map(|d| self.now_ms - d.started_ms)
+        self.drill.as_ref().map(|d| d.elapsed(self.now_ms))
     }
 
     /// On the clock: inject what is due, watch the signals, end when it is over.
@@ -251,5 +260,66 @@ impl State {
         }
         d.show_card = !d.show_card;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::state::{Flags, Msg, update};
+    use crate::config::Config;
+    use crate::series::Labels;
+    use crate::signals::{Outcome, Reading};
+
+    const T: i64 = 1_795_489_200_000;
+
+    fn drilling() -> State {
+        let config = Config::from_texts(None).expect("defaults");
+        let mut s = State::new(config, Flags::default(), T);
+        let drill = crate::drill::find("time-jump").expect("shipped");
+        let session = crate::drill::session(drill, &s.config, &s.library);
+        s.drill = Some(DrillRun::new(session, T, 1, 1.0, false));
+        s
+    }
+
+    #[test]
+    fn a_drill_does_not_start_while_a_real_page_fires() {
+        let mut s = drilling();
+        let k = s.config.signals.iter().position(|x| x.id == "timeout-ratio").expect("signal");
+        let signal = s.config.signals[k].clone();
+        let page = Outcome::Values {
+            readings: vec![Reading {
+                labels: Labels::from_pairs([("envoy_cluster_name", "gateway")]),
+                value: 0.5,
+                level: Level::Page,
+            }],
+            warming_up: false,
+        };
+        for m in 0..4 {
+            s.engine.observe(&signal, &page, T - 300_000 + m * 60_000);
+        }
+        let effects = update(&mut s, Msg::Tick(T + 40_000));
+        assert!(!effects.iter().any(|e| matches!(e, Effect::DrillInject { .. })), "nothing injected: {effects:?}");
+        assert!(effects.iter().any(|e| matches!(e, Effect::DrillReport(_))), "{effects:?}");
+        let end = s.drill.as_ref().and_then(|d| d.session.ended().cloned());
+        let Some(crate::drill::End::Aborted(why)) = end else { panic!("aborted: {end:?}") };
+        assert!(why.contains("timeout-ratio") && why.contains("real incident"), "{why}");
+    }
+
+    #[test]
+    fn the_fault_is_asked_for_once_and_an_ack_after_it_detects() {
+        let mut s = drilling();
+        let effects = update(&mut s, Msg::Tick(T + 10_000));
+        assert!(!effects.iter().any(|e| matches!(e, Effect::DrillInject { .. })), "due at 30 s, not at 10 s");
+        let effects = update(&mut s, Msg::Tick(T + 31_000));
+        assert_eq!(effects.iter().filter(|e| matches!(e, Effect::DrillInject { fault: 0, .. })).count(), 1);
+        let again = update(&mut s, Msg::Tick(T + 31_250));
+        assert!(!again.iter().any(|e| matches!(e, Effect::DrillInject { .. })), "in flight: not asked twice");
+        update(&mut s, Msg::DrillInjected { fault: 0, result: Ok(Some(4)) });
+        s.drill_acked("clock-skew");
+        let card = s.drill.as_ref().map(|d| d.session.scorecard()).expect("drill");
+        assert_eq!(card.faults[0].injected_at_ms, Some(31_250), "when the fleet answered");
+        assert_eq!(card.faults[0].detect_ms, Some(0), "acked as soon as it was in");
+        assert!(s.drill.as_ref().is_some_and(|d| d.banner(T + 31_000).contains("0m31s of 20m00s")));
     }
 }

@@ -71,6 +71,8 @@ pub struct DrillStart {
     pub hidden: bool,
     pub report_dir: std::path::PathBuf,
     pub run_id: String,
+    /// A running fleet to drill against (its own speed and seed) instead of starting one.
+    pub attach: Option<String>,
 }
 
 /// The cockpit on a drill's clock: the simulated sources run at the drill's speed and seed,
@@ -98,8 +100,17 @@ pub fn run(config_path: Option<&Path>, opts: &Options, drill: Option<DrillStart>
             return 3;
         }
     };
-    if let Some(d) = &drill {
-        prepare_drill(&mut config, d);
+    match drill.as_ref().map(|d| (d, d.attach.as_deref())) {
+        Some((_, Some(addr))) => {
+            // A running fleet keeps the wall clock: it divides its counters by its own speed,
+            // so rates over wall time are already in simulated units.
+            if let Err(e) = crate::sim::embedded::attach(&mut config, addr) {
+                eprintln!("nightwatch: {e}");
+                return 64;
+            }
+        }
+        Some((d, None)) => prepare_drill(&mut config, d),
+        None => {}
     }
     let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
@@ -150,14 +161,36 @@ pub fn run(config_path: Option<&Path>, opts: &Options, drill: Option<DrillStart>
             state.notes.push(format!("runbook problem: {p}"));
         }
         let mut builtins = std::collections::BTreeMap::new();
-        if let Some(server) = embedded.servers.first() {
+        if let Some(addr) = drill.as_ref().and_then(|d| d.attach.clone()) {
+            builtins.insert("sim".to_owned(), addr);
+        } else if let Some(server) = embedded.servers.first() {
             builtins.insert("sim".to_owned(), server.addr.to_string());
         } else if let Ok(addr) = std::env::var("NIGHTWATCH_SIM") {
             builtins.insert("sim".to_owned(), addr);
         }
         let mut audit = crate::audit::AuditLog::new(&state.config.audit.path);
         let mut report_dir = None;
-        if let Some(d) = drill {
+        if let Some(mut d) = drill {
+            // The drill's clock: the cockpit's (scaled) clock, or a running fleet's speed × the
+            // wall clock.
+            let mut factor = 1.0;
+            if let Some(addr) = &d.attach {
+                let status = match crate::sim::client::Client::new(addr) {
+                    Ok(c) => c.status().await,
+                    Err(e) => Err(e),
+                };
+                match status {
+                    Ok(s) => {
+                        factor = s.speed;
+                        d.speed = s.speed;
+                        d.seed = s.seed;
+                    }
+                    Err(e) => {
+                        eprintln!("nightwatch: the drill cannot start: {e}");
+                        return 69;
+                    }
+                }
+            }
             audit = audit.stamped("drill", &d.drill.id).stamped("drill-run", &d.run_id);
             let mut m = serde_json::Map::new();
             m.insert("kind".into(), "drill-start".into());
@@ -169,7 +202,9 @@ pub fn run(config_path: Option<&Path>, opts: &Options, drill: Option<DrillStart>
                 return 1;
             }
             let session = crate::drill::session(d.drill, &state.config, &state.library);
-            state.drill = Some(drill::DrillRun::new(session, now_ms(), d.seed, d.speed, d.hidden));
+            let mut run = drill::DrillRun::new(session, now_ms(), d.seed, d.speed, d.hidden);
+            run.clock_factor = factor;
+            state.drill = Some(run);
             report_dir = Some((d.report_dir, d.run_id));
         }
         state.exec = Some(crate::exec::Context {

@@ -112,8 +112,15 @@ fn run_drill(config_path: Option<&Path>, a: &DrillRunArgs, cockpit: &crate::app:
             );
             return EXIT_REFUSED;
         }
-        let start =
-            crate::app::DrillStart { drill, seed, speed: a.speed.unwrap_or(1.0), hidden: a.random, report_dir, run_id };
+        let start = crate::app::DrillStart {
+            drill,
+            seed,
+            speed: a.speed.unwrap_or(1.0),
+            hidden: a.random,
+            report_dir,
+            run_id,
+            attach: a.sim.clone(),
+        };
         return crate::app::run(config_path, cockpit, Some(start));
     };
     let library = Library::load(config.runbooks.dir.as_deref());
