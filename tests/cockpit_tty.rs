@@ -72,6 +72,14 @@ fn start_tmux(name: &str, command: &str) -> Option<Tmux> {
     Some(t)
 }
 
+/// An empty scratch directory for one test.
+fn fresh_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("nightwatch-tty-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    dir
+}
+
 fn nightwatch() -> &'static str {
     env!("CARGO_BIN_EXE_nightwatch")
 }
@@ -163,9 +171,7 @@ fn a_hang_up_ends_the_cockpit_within_two_seconds() {
 /// the audit log verifies and names who ran what.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_page_enter_the_runbook_run_the_remedy_verified_and_audited() {
-    let dir = std::env::temp_dir().join(format!("nightwatch-tty-rb-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = fresh_dir("rb");
     let config = dir.join("config.toml");
     // The built-in fleet (kind = "sim", in-process), polled every second; clock skew pages at
     // once instead of after 2 minutes, so the test does not wait.
@@ -250,9 +256,7 @@ fn select_step(tmux: &Tmux, step: &str) -> String {
 /// scorecard appears with its grades and is written to disk.
 #[test]
 fn the_3am_drill_in_the_cockpit_acked_fixed_and_graded() {
-    let dir = std::env::temp_dir().join(format!("nightwatch-tty-drill-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = fresh_dir("drill");
     let config = dir.join("config.toml");
     // Four nodes: the +2 min skew lands on two of them, each synced from its own alert.
     std::fs::write(
@@ -343,9 +347,7 @@ fn the_3am_drill_in_the_cockpit_acked_fixed_and_graded() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_drill_against_a_running_fleet_injects_into_it_and_heals_on_abort() {
     let (_fleet, addr) = start_fleet(&["--nodes", "12", "--speed", "60"]).await;
-    let dir = std::env::temp_dir().join(format!("nightwatch-tty-attach-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = fresh_dir("attach");
     let config = dir.join("config.toml");
     std::fs::write(&config, "[[source]]\nname = \"demo\"\nkind = \"sim\"\n\n[audit]\npath = \"audit.jsonl\"\n")
         .expect("config");

@@ -2,14 +2,12 @@
 //! (the cockpit runs on the drill's clock: simulated time), the signals' levels, acks, opened
 //! runbooks and steps, and turns what it says into effects (inject, heal, write the scorecard).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use super::state::{Effect, State};
 use crate::alerts::{Severity, State as AlertState};
-use crate::drill::file::Injector;
 use crate::drill::session::{Due, Scorecard, Session, clock};
-use crate::runbooks::condition::{Answer, readings};
-use crate::signals::Level;
+use crate::text::escape_control;
 
 /// A drill being run in the cockpit.
 pub struct DrillRun {
@@ -23,10 +21,10 @@ pub struct DrillRun {
     /// Injections asked for and not answered yet.
     inflight: BTreeSet<usize>,
     pub scorecard: Option<Scorecard>,
+    /// The scorecard as the overlay shows it: made once, when the drill ends.
+    pub card_lines: Vec<String>,
     /// The scorecard is shown over the dashboard.
     pub show_card: bool,
-    /// Where the scorecard was written.
-    pub written: Option<std::path::PathBuf>,
     /// Drill milliseconds per cockpit millisecond: 1 on the drill's own (scaled) clock, the
     /// fleet's speed when the drill runs against a fleet that keeps its own.
     pub clock_factor: f64,
@@ -42,8 +40,8 @@ impl DrillRun {
             hidden,
             inflight: BTreeSet::new(),
             scorecard: None,
+            card_lines: Vec::new(),
             show_card: false,
-            written: None,
             clock_factor: 1.0,
         }
     }
@@ -77,15 +75,6 @@ impl DrillRun {
     }
 }
 
-fn record(kind: &str, fields: &[(&str, serde_json::Value)]) -> serde_json::Map<String, serde_json::Value> {
-    let mut m = serde_json::Map::new();
-    m.insert("kind".into(), kind.into());
-    for (k, v) in fields {
-        m.insert((*k).to_owned(), v.clone());
-    }
-    m
-}
-
 impl State {
     fn drill_now(&self) -> Option<i64> {
         self.drill.as_ref().map(|d| d.elapsed(self.now_ms))
@@ -94,57 +83,28 @@ impl State {
     /// On the clock: inject what is due, watch the signals, end when it is over.
     pub(crate) fn drill_tick(&mut self, effects: &mut Vec<Effect>) {
         let Some(now) = self.drill_now() else { return };
-        // A drill does not start during a real incident: a page firing before anything was
-        // injected is not the drill's.
-        let real_page = self
-            .engine
-            .alerts()
-            .iter()
-            .find(|a| a.state == AlertState::Firing && a.severity == Severity::Page)
-            .map(|a| a.signal.clone());
         let Some(d) = self.drill.as_mut() else { return };
         if d.session.ended().is_some() {
             return;
         }
-        let nothing_injected =
-            d.inflight.is_empty() && (0..d.session.drill.faults.len()).all(|k| !d.session.was_injected(k));
-        if nothing_injected && let Some(signal) = real_page {
-            if let Some(due) = d.session.abort(&format!("a page is firing ({signal}): no drill during a real incident"))
-            {
-                self.drill_due(due, effects);
+        // A drill does not start during a real incident: a page firing before anything was
+        // injected is not the drill's.
+        if d.inflight.is_empty() && !d.session.any_injected() {
+            let page =
+                self.engine.alerts().iter().find(|a| a.state == AlertState::Firing && a.severity == Severity::Page);
+            if let Some(a) = page {
+                let why = format!("a page is firing ({}): no drill during a real incident", a.signal);
+                if let Some(due) = d.session.abort(&why) {
+                    self.drill_due(due, effects);
+                }
+                return;
             }
-            return;
         }
         for due in d.session.advance(now) {
             self.drill_due(due, effects);
         }
-        let levels: BTreeMap<String, Level> = self
-            .config
-            .signals
-            .iter()
-            .zip(&self.outcomes)
-            .map(|(s, o)| (s.id.clone(), o.as_ref().map_or(Level::Unknown, |o| o.level())))
-            .collect();
-        let holds: Vec<bool> = match &self.drill {
-            Some(d) => d
-                .session
-                .drill
-                .aborts
-                .iter()
-                .map(|a| match a.condition.resolve(&self.config) {
-                    Ok((k, _, t)) => self.outcomes[k].as_ref().is_some_and(|o| {
-                        matches!(a.condition.judge(t, &readings(o)), Answer::Known { holds: true, .. })
-                    }),
-                    Err(_) => false,
-                })
-                .collect(),
-            None => return,
-        };
-        let due = self
-            .drill
-            .as_mut()
-            .and_then(|d| d.session.observe(|id| levels.get(id).copied().unwrap_or(Level::Unknown), &holds));
-        if let Some(due) = due {
+        let outcomes: Vec<_> = self.outcomes.iter().map(Option::as_ref).collect();
+        if let Some(due) = self.drill.as_mut().and_then(|d| d.session.observe_outcomes(&self.config, &outcomes)) {
             self.drill_due(due, effects);
         }
     }
@@ -159,35 +119,16 @@ impl State {
                     effects.push(Effect::DrillInject { fault: k, injector: f.injector.clone() });
                 }
             }
-            Due::End(end) => {
-                let live: Vec<Vec<String>> = d
-                    .session
-                    .drill
-                    .faults
-                    .iter()
-                    .enumerate()
-                    .filter(|(k, _)| d.session.was_injected(*k))
-                    .filter_map(|(_, f)| match &f.injector {
-                        Injector::Live { heal, .. } => Some(heal.clone()),
-                        Injector::Sim { .. } => None,
-                    })
-                    .collect();
-                effects.push(Effect::DrillHeal { ids: d.session.fleet_ids(), live });
+            Due::End(_) => {
+                effects.push(Effect::DrillHeal { ids: d.session.fleet_ids(), live: d.session.live_heals() });
                 let mut card = d.session.scorecard();
                 card.seed = Some(d.seed);
                 card.speed = Some(d.speed);
-                self.pending_audit.push(record(
-                    "drill-end",
-                    &[
-                        ("end", end.describe().into()),
-                        ("grade", card.grade.as_str().into()),
-                        ("detect", card.detect.as_str().into()),
-                        ("resolve", card.resolve.as_str().into()),
-                        ("detect-ms", card.detect_ms.map_or(serde_json::Value::Null, Into::into)),
-                        ("resolve-ms", card.resolve_ms.map_or(serde_json::Value::Null, Into::into)),
-                    ],
-                ));
+                self.pending_audit.push(card.end_record());
                 effects.push(Effect::DrillReport(Box::new(card.clone())));
+                // Escaped once here, not per frame (drill files and scripts are text from outside).
+                d.card_lines = card.lines().iter().map(|l| escape_control(l).into_owned()).collect();
+                d.card_lines.push(":scorecard hides this · q quits".to_owned());
                 d.scorecard = Some(card);
                 d.show_card = true;
                 self.dirty = true;
@@ -199,16 +140,7 @@ impl State {
     pub(crate) fn drill_injected(&mut self, k: usize, result: Result<Option<u32>, String>, effects: &mut Vec<Effect>) {
         let Some(d) = self.drill.as_mut() else { return };
         d.inflight.remove(&k);
-        let Some(f) = d.session.drill.faults.get(k) else { return };
-        let mut fields = vec![("fault", f.name.clone().into()), ("at-ms", d.session.now().into())];
-        match &f.injector {
-            Injector::Sim { command, .. } => fields.push(("command", format!("chaos {command}").into())),
-            Injector::Live { inject, .. } => fields.push(("argv", inject.clone().into())),
-        }
-        if let Err(e) = &result {
-            fields.push(("error", e.clone().into()));
-        }
-        self.pending_audit.push(record("drill-inject", &fields));
+        self.pending_audit.push(d.session.inject_record(k, &result));
         if let Some(due) = d.session.injected(k, result) {
             self.drill_due(due, effects);
         }
@@ -247,7 +179,8 @@ impl State {
     /// The scorecard was written to `path` (by the loop).
     pub fn note_scorecard(&mut self, path: std::path::PathBuf) {
         if let Some(d) = self.drill.as_mut() {
-            d.written = Some(path);
+            let at = d.card_lines.len().saturating_sub(1);
+            d.card_lines.insert(at, escape_control(&format!("written to {}", path.display())).into_owned());
             self.dirty = true;
         }
     }
@@ -269,7 +202,7 @@ mod tests {
     use crate::app::state::{Flags, Msg, update};
     use crate::config::Config;
     use crate::series::Labels;
-    use crate::signals::{Outcome, Reading};
+    use crate::signals::{Level, Outcome, Reading};
 
     const T: i64 = 1_795_489_200_000;
 

@@ -124,19 +124,18 @@ pub fn run(config_path: Option<&Path>, opts: &Options, drill: Option<DrillStart>
     rt.block_on(async move {
         let demo = config.origin == ConfigSource::BuiltIn
             && config.sources.iter().all(|s| matches!(s.kind, SourceKind::Sim(_)));
-        let embedded = match crate::sim::embedded::start(&mut config).await {
+        // On a drill's own fleet, the scrapes' clock is simulated time too.
+        let counters = match &drill {
+            Some(d) if d.attach.is_none() => crate::sim::embedded::Counters::PerSimulatedSecond,
+            _ => crate::sim::embedded::Counters::PerWallSecond,
+        };
+        let embedded = match crate::sim::embedded::start(&mut config, counters).await {
             Ok(e) => e,
             Err(e) => {
                 eprintln!("nightwatch: {e}");
                 return 1;
             }
         };
-        if drill.is_some() {
-            // Counters in simulated units: the scrapes' clock is simulated time too.
-            for server in &embedded.servers {
-                server.with_fleet(|f| f.counter_divisor = 1.0);
-            }
-        }
         let flags = Flags {
             read_only: opts.read_only,
             dry_run: opts.dry_run,
@@ -192,16 +191,11 @@ pub fn run(config_path: Option<&Path>, opts: &Options, drill: Option<DrillStart>
                 }
             }
             audit = audit.stamped("drill", &d.drill.id).stamped("drill-run", &d.run_id);
-            let mut m = serde_json::Map::new();
-            m.insert("kind".into(), "drill-start".into());
-            m.insert("title".into(), d.drill.title.clone().into());
-            m.insert("seed".into(), d.seed.into());
-            m.insert("speed".into(), d.speed.into());
-            if let Err(e) = audit.append(m) {
+            let session = crate::drill::session(d.drill, &state.config, &state.library);
+            if let Err(e) = audit.append(session.start_record(d.seed, Some(d.speed))) {
                 eprintln!("nightwatch: the drill cannot start: its audit record was not written: {e}");
                 return 1;
             }
-            let session = crate::drill::session(d.drill, &state.config, &state.library);
             let mut run = drill::DrillRun::new(session, now_ms(), d.seed, d.speed, d.hidden);
             run.clock_factor = factor;
             state.drill = Some(run);
@@ -288,7 +282,8 @@ async fn event_loop(
             }
         }
         let mut quit = false;
-        if effects.contains(&Effect::Quit) && state.drill.as_ref().is_some_and(|d| d.session.ended().is_none()) {
+        let quit_pending = effects.contains(&Effect::Quit);
+        if quit_pending && state.drill.as_ref().is_some_and(|d| d.session.ended().is_none()) {
             // Closing the cockpit ends the drill: everything it injected is healed first.
             let mut more = Vec::new();
             let _ = state.drill_abort("the cockpit was closed", &mut more);
@@ -316,7 +311,15 @@ async fn event_loop(
                     }
                 }
                 Effect::DrillInject { fault, injector } => spawn_inject(&drill_io, fault, injector, answers_tx.clone()),
-                Effect::DrillHeal { ids, live } => heal(&drill_io, ids, live).await,
+                Effect::DrillHeal { ids, live } => {
+                    let healing = heal(drill_io.fleet.clone(), ids, live);
+                    // Closing: heal before the process ends; otherwise the loop goes on.
+                    if quit_pending {
+                        healing.await;
+                    } else {
+                        tokio::spawn(healing);
+                    }
+                }
                 Effect::DrillReport(card) => {
                     if let Some((dir, run)) = drill_io.report_dir.clone() {
                         // Two small files, written before anything else (the cockpit may be closing).
@@ -384,9 +387,7 @@ async fn event_loop(
 /// A session record; a log that cannot be written is noted in the trace, not fatal (steps
 /// refuse on their own when their records cannot be written).
 fn session_record(audit: &crate::audit::AuditLog, kind: &str) {
-    let mut m = serde_json::Map::new();
-    m.insert("kind".into(), kind.into());
-    if let Err(e) = audit.append(m) {
+    if let Err(e) = audit.append(crate::audit::event(kind, &[])) {
         tracing::warn!("audit: {kind} not recorded in {}: {e}", audit.path().display());
     }
 }
@@ -452,19 +453,16 @@ fn spawn_inject(io: &DrillIo, fault: usize, injector: crate::drill::file::Inject
                 Some(Err(e)) => Err(e),
                 None => Err("no simulated fleet to inject into".into()),
             },
-            Injector::Live { inject, .. } => {
-                tokio::task::spawn_blocking(move || crate::drill::headless::run_live(&inject).map(|()| None))
-                    .await
-                    .unwrap_or_else(|e| Err(format!("the injector task failed: {e}")))
-            }
+            Injector::Live { inject, .. } => crate::drill::run_live(&inject).await.map(|()| None),
         };
         let _ = tx.send(Msg::DrillInjected { fault, result }).await;
     });
 }
 
-/// Heals a drill's faults before anything else happens (the drill has ended).
-async fn heal(io: &DrillIo, ids: Vec<u32>, live: Vec<Vec<String>>) {
-    if let Some(Ok(c)) = io.fleet.as_deref().map(crate::sim::client::Client::new) {
+/// Heals a drill's faults (the drill has ended): the fleet's by id, live ones by their heal
+/// commands.
+async fn heal(fleet: Option<String>, ids: Vec<u32>, live: Vec<Vec<String>>) {
+    if let Some(Ok(c)) = fleet.as_deref().map(crate::sim::client::Client::new) {
         for id in ids {
             // A fault that already ended by itself is not an error.
             if let Err(e) = c.heal(Some(id)).await {
@@ -473,8 +471,7 @@ async fn heal(io: &DrillIo, ids: Vec<u32>, live: Vec<Vec<String>>) {
         }
     }
     for argv in live {
-        let r = tokio::task::spawn_blocking(move || crate::drill::headless::run_live(&argv)).await;
-        if let Ok(Err(e)) = r {
+        if let Err(e) = crate::drill::run_live(&argv).await {
             tracing::warn!("drill: a live heal failed: {e}");
         }
     }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use super::keys::{Action, Key, KeyMap};
 use super::pane::{self, ConfirmBox, Pane, Running, StepLog, Verifying};
 use crate::alerts::{Engine, Severity, TransitionKind};
+use crate::audit::event as record;
 use crate::config::{Config, Evaluation};
 use crate::exec::{self, Confirmation, Context, Mode, Prepared};
 use crate::intake::health::{ScrapeDone, TargetHealth, apply_scrape};
@@ -201,16 +202,6 @@ pub struct State {
     pub(super) pending_audit: Vec<serde_json::Map<String, serde_json::Value>>,
     /// A graded drill, when the cockpit runs one (`nightwatch drill run`).
     pub drill: Option<super::drill::DrillRun>,
-}
-
-/// An audit record of `kind` with some fields.
-fn record(kind: &str, fields: &[(&str, serde_json::Value)]) -> serde_json::Map<String, serde_json::Value> {
-    let mut m = serde_json::Map::new();
-    m.insert("kind".into(), kind.into());
-    for (k, v) in fields {
-        m.insert((*k).to_owned(), v.clone());
-    }
-    m
 }
 
 impl State {
@@ -465,15 +456,10 @@ impl State {
         self.running = None;
         self.step_log.flush_partial();
         self.dirty = true;
-        let (status, ok) = match &result {
-            Err(refusal) => (refusal.clone(), false),
-            Ok(r) => (r.status.clone(), r.passed && r.run.is_some()),
-        };
-        self.drill_step(&prepared.runbook, &prepared.step, status, ok);
-        let passed = match &result {
+        let (status, passed) = match &result {
             Err(refusal) => {
                 self.step_log.note(refusal.clone());
-                false
+                (refusal.clone(), false)
             }
             Ok(r) => {
                 let verdict = if r.run.is_none() {
@@ -487,9 +473,10 @@ impl State {
                     .truncated
                     .map_or_else(String::new, |(all, kept)| format!(" (output truncated: {all} bytes, {kept} kept)"));
                 self.step_log.note(format!("{}: {verdict}: {}{truncated}", prepared.step, r.status));
-                r.passed && r.run.is_some()
+                (r.status.clone(), r.passed && r.run.is_some())
             }
         };
+        self.drill_step(&prepared.runbook, &prepared.step, status, passed);
         if self.quitting {
             effects.push(Effect::Quit);
             return;

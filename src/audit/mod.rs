@@ -36,6 +36,16 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// An event of `kind` with some fields: what `append` takes.
+pub fn event(kind: &str, fields: &[(&str, Value)]) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("kind".into(), kind.into());
+    for (k, v) in fields {
+        m.insert((*k).to_owned(), v.clone());
+    }
+    m
+}
+
 /// The audit log at a path (created with its directory on the first append).
 #[derive(Clone, Debug)]
 pub struct AuditLog {

@@ -65,16 +65,22 @@ fn choose(a: &DrillRunArgs, seed: u64) -> Result<Drill, String> {
     }
 }
 
-/// The fleet size of the config's simulated source (the built-in fleet's, when none).
-fn fleet_nodes(config: &Config) -> usize {
-    config
-        .sources
-        .iter()
-        .find_map(|s| match s.kind {
-            SourceKind::Sim(SimFleet { nodes, .. }) => Some(nodes),
+/// Quiet simulated time before a headless drill starts: the built-in signals' longest rate
+/// window (5m) is full, twice over, so that the first faults meet settled signals.
+const WARMUP_MS: i64 = 10 * 60_000;
+
+/// The fleet a headless drill runs: the size and scrape interval of the config's simulated
+/// source, or of the built-in one when the config has none.
+fn sim_fleet(config: &Config) -> (usize, i64) {
+    let of = |c: &Config| {
+        c.sources.iter().find_map(|s| match s.kind {
+            SourceKind::Sim(SimFleet { nodes, .. }) => {
+                Some((nodes, i64::try_from(s.interval.as_millis()).unwrap_or(i64::MAX)))
+            }
             _ => None,
         })
-        .unwrap_or(47)
+    };
+    of(config).or_else(|| Config::from_texts(None).ok().as_ref().and_then(of)).unwrap_or((1, 5_000))
 }
 
 fn run_drill(config_path: Option<&Path>, a: &DrillRunArgs, cockpit: &crate::app::Options) -> i32 {
@@ -143,13 +149,14 @@ fn run_drill(config_path: Option<&Path>, a: &DrillRunArgs, cockpit: &crate::app:
     let report_dir = a.report_dir.clone().unwrap_or_else(|| {
         config.audit.path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf).join("drills")
     });
+    let (nodes, interval_ms) = sim_fleet(&config);
     let opts = Options {
         seed,
-        nodes: fleet_nodes(&config),
+        nodes,
         speed: a.speed,
         allow_live: a.allow_live,
-        interval_ms: 5_000,
-        warmup_ms: 10 * 60_000,
+        interval_ms,
+        warmup_ms: WARMUP_MS,
         audit,
         exe: std::env::current_exe().ok(),
         user: std::env::var("USER").unwrap_or_default(),

@@ -53,7 +53,7 @@ pub fn run(config: Option<&Path>, args: &EvalArgs) -> i32 {
         }
     };
     let (snap, notes) = match rt.block_on(async {
-        let embedded = crate::sim::embedded::start(&mut config).await?;
+        let embedded = crate::sim::embedded::start(&mut config, crate::sim::embedded::Counters::PerWallSecond).await?;
         let snap = evaluate_once(&config).await;
         Ok::<_, String>((snap, embedded.notes))
     }) {

@@ -15,11 +15,11 @@ use super::file::Injector;
 use super::script::{Act, Action};
 use super::session::{Due, Scorecard, Session};
 use crate::alerts::{Engine, State as AlertState};
-use crate::audit::AuditLog;
+use crate::audit::{AuditLog, event};
 use crate::exec::{self, Confirmation, Context, Done, Mode};
 use crate::runbooks::Library;
 use crate::runbooks::file::Confirm;
-use crate::signals::{Level, Outcome};
+use crate::signals::Outcome;
 use crate::sim::server::serve_manual;
 use crate::sim::{Fleet, Watch};
 
@@ -46,15 +46,6 @@ pub struct Options {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Refused(pub String);
 
-fn record(kind: &str, fields: &[(&str, Value)]) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("kind".into(), kind.into());
-    for (k, v) in fields {
-        m.insert((*k).to_owned(), v.clone());
-    }
-    m
-}
-
 /// Everything the loop carries between events.
 struct Run<'a> {
     session: Session,
@@ -79,8 +70,9 @@ impl Run<'_> {
         }
     }
 
-    /// Scrapes at `t`, feeds the alert engine and the session.
-    fn scrape(&mut self, t: i64) -> Option<Due> {
+    /// Advances the fleet to `t`, scrapes it and feeds the alert engine; the transitions are
+    /// recorded when `record` (not during the quiet time before the drill).
+    fn poll(&mut self, t: i64, record: bool) -> Vec<Outcome> {
         let watch = &mut self.watch;
         let outcomes: Vec<Outcome> = self.server.with_fleet(|f| {
             f.advance_to(t);
@@ -88,41 +80,26 @@ impl Run<'_> {
         });
         for (s, o) in self.watch.config.signals.iter().zip(&outcomes) {
             let transitions = self.engine.observe(s, o, t);
-            self.pending.extend(transitions.iter().filter_map(crate::alerts::Transition::audit_record));
+            if record {
+                self.pending.extend(transitions.iter().filter_map(crate::alerts::Transition::audit_record));
+            }
         }
-        let levels: BTreeMap<&str, Level> =
-            self.watch.config.signals.iter().zip(&outcomes).map(|(s, o)| (s.id.as_str(), o.level())).collect();
-        let holds: Vec<bool> = self
-            .session
-            .drill
-            .aborts
-            .iter()
-            .map(|a| match a.condition.resolve(&self.watch.config) {
-                Ok((k, _, threshold)) => matches!(
-                    a.condition.judge(threshold, &crate::runbooks::condition::readings(&outcomes[k])),
-                    crate::runbooks::condition::Answer::Known { holds: true, .. }
-                ),
-                Err(_) => false,
-            })
-            .collect();
-        self.session.observe(|id| levels.get(id).copied().unwrap_or(Level::Unknown), &holds)
+        outcomes
     }
 
-    fn inject(&mut self, k: usize) -> Option<Due> {
-        let fault = self.session.drill.faults[k].clone();
-        let result = match &fault.injector {
+    /// A scrape during the drill: the alert engine and the session see it.
+    fn scrape(&mut self, t: i64) -> Option<Due> {
+        let outcomes = self.poll(t, true);
+        let outcomes: Vec<Option<&Outcome>> = outcomes.iter().map(Some).collect();
+        self.session.observe_outcomes(&self.watch.config, &outcomes)
+    }
+
+    async fn inject(&mut self, k: usize) -> Option<Due> {
+        let result = match &self.session.drill.faults[k].injector {
             Injector::Sim { injection, .. } => self.server.with_fleet(|f| f.inject(injection)).map(|i| Some(i.id)),
-            Injector::Live { inject, .. } => run_live(inject).map(|()| None),
+            Injector::Live { inject, .. } => super::run_live(inject).await.map(|()| None),
         };
-        let mut fields = vec![("fault", fault.name.clone().into()), ("at-ms", self.session.now().into())];
-        match (&fault.injector, &result) {
-            (Injector::Sim { command, .. }, _) => fields.push(("command", format!("chaos {command}").into())),
-            (Injector::Live { inject, .. }, _) => fields.push(("argv", inject.clone().into())),
-        }
-        if let Err(e) = &result {
-            fields.push(("error", e.clone().into()));
-        }
-        self.pending.push(record("drill-inject", &fields));
+        self.pending.push(self.session.inject_record(k, &result));
         self.session.injected(k, result)
     }
 
@@ -139,7 +116,7 @@ impl Run<'_> {
                 match alert {
                     Some(id) => {
                         let _ = self.engine.ack(id, &self.opts.user, t);
-                        self.pending.push(record("ack", &[("alert", id.into()), ("signal", signal.clone().into())]));
+                        self.pending.push(event("ack", &[("alert", id.into()), ("signal", signal.clone().into())]));
                         self.session.acked(signal);
                     }
                     None => {
@@ -154,7 +131,7 @@ impl Run<'_> {
                     self.session.note(format!("open {runbook}: no such runbook"));
                     return None;
                 }
-                self.pending.push(record("runbook-opened", &[("runbook", runbook.clone().into())]));
+                self.pending.push(event("runbook-opened", &[("runbook", runbook.clone().into())]));
                 self.session.opened(runbook);
                 None
             }
@@ -189,7 +166,7 @@ impl Run<'_> {
     }
 
     /// Heals what the drill injected; live faults by their heal commands.
-    fn heal(&mut self) {
+    async fn heal(&mut self) {
         let ids = self.session.fleet_ids();
         let (healed, remaining) = self.server.with_fleet(|f| {
             let healed = ids.iter().filter_map(|id| f.heal(*id).ok()).count();
@@ -197,48 +174,20 @@ impl Run<'_> {
         });
         let mut fields: Vec<(&str, Value)> = vec![("healed", healed.into()), ("remaining", remaining.into())];
         let mut failures = Vec::new();
-        for (k, fault) in self.session.drill.faults.iter().enumerate() {
-            if let (Injector::Live { heal, .. }, true) = (&fault.injector, self.session.was_injected(k))
-                && let Err(e) = run_live(heal)
-            {
-                failures.push(format!("{}: {e}", fault.name));
+        for argv in self.session.live_heals() {
+            if let Err(e) = super::run_live(&argv).await {
+                failures.push(e);
             }
         }
         if !failures.is_empty() {
             fields.push(("heal-failures", failures.into()));
         }
-        self.pending.push(record("drill-heal", &fields));
+        self.pending.push(event("drill-heal", &fields));
     }
 }
 
 fn refused(r: &exec::Refusal) -> String {
     if r.0.starts_with("refused") { r.0.clone() } else { format!("refused: {}", r.0) }
-}
-
-/// Runs a real injector command (argv, no shell) to its end, for at most 60 s.
-pub fn run_live(argv: &[String]) -> Result<(), String> {
-    let (prog, args) = argv.split_first().ok_or("no command")?;
-    let mut child = std::process::Command::new(prog)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot run {prog}: {e}"))?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        match child.try_wait() {
-            Ok(Some(s)) if s.success() => return Ok(()),
-            Ok(Some(s)) => return Err(format!("{prog} failed: {s}")),
-            Ok(None) if Instant::now() > deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("{prog} took longer than 60s"));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(format!("{prog}: {e}")),
-        }
-    }
 }
 
 /// Runs `session`'s drill against a fresh fleet with the scripted operator `script`; returns
@@ -290,14 +239,7 @@ pub async fn run(
     let mut t = 0;
     while t < run.t0 {
         t += interval;
-        let watch = &mut run.watch;
-        let outcomes: Vec<Outcome> = run.server.with_fleet(|f| {
-            f.advance_to(t);
-            watch.scrape(f, t)
-        });
-        for (s, o) in run.watch.config.signals.iter().zip(&outcomes) {
-            run.engine.observe(s, o, t);
-        }
+        run.poll(t, false);
     }
     run.t0 = t;
     if let Some(a) = run
@@ -308,49 +250,35 @@ pub async fn run(
     {
         return Err(Refused(format!("a page is firing ({}): a drill does not start during a real incident", a.signal)));
     }
-    let drill = &run.session.drill;
-    run.pending.push(record(
-        "drill-start",
-        &[
-            ("title", drill.title.clone().into()),
-            ("seed", opts.seed.into()),
-            ("faults", drill.faults.len().into()),
-            ("max-duration-ms", u64::try_from(drill.max_duration.as_millis()).unwrap_or(u64::MAX).into()),
-        ],
-    ));
+    run.pending.push(run.session.start_record(opts.seed, opts.speed));
     let wall = Instant::now();
     let mut next_scrape = run.t0 + interval;
     let mut actions = script.iter().peekable();
     let mut now = run.t0;
-    let end = 'outer: loop {
-        let next_action = actions.peek().map(|a| run.t0.saturating_add(a.at_ms));
+    'drill: loop {
         // Injections and actions happen at their exact time, scrapes on the interval.
-        let mut dues = run.session.advance(now - run.t0);
-        while let Some(d) = dues.pop() {
-            match d {
-                Due::Inject(k) => {
-                    run.server.with_fleet(|f| f.advance_to(now));
-                    if let Some(Due::End(e)) = run.inject(k) {
-                        break 'outer e;
-                    }
-                }
-                Due::End(e) => {
-                    break 'outer e;
-                }
+        run.server.with_fleet(|f| f.advance_to(now));
+        for d in run.session.advance(now - run.t0) {
+            let ended = match d {
+                Due::Inject(k) => run.inject(k).await.is_some(),
+                Due::End(_) => true,
+            };
+            if ended {
+                break 'drill;
             }
         }
+        let next_action = actions.peek().map(|a| run.t0.saturating_add(a.at_ms));
         if next_action == Some(now)
             && let Some(a) = actions.next()
         {
-            run.server.with_fleet(|f| f.advance_to(now));
-            if let Some(Due::End(e)) = run.act(now, &a.act).await {
-                break e;
+            if run.act(now, &a.act).await.is_some() {
+                break;
             }
             continue;
         }
         if now == next_scrape {
-            if let Some(Due::End(e)) = run.scrape(now) {
-                break e;
+            if run.scrape(now).is_some() {
+                break;
             }
             run.flush();
             next_scrape += interval;
@@ -367,22 +295,12 @@ pub async fn run(
                 tokio::time::sleep(wait).await;
             }
         }
-    };
-    run.heal();
+    }
+    run.heal().await;
     let mut card = run.session.scorecard();
     card.seed = Some(opts.seed);
     card.speed = opts.speed;
-    run.pending.push(record(
-        "drill-end",
-        &[
-            ("end", end.describe().into()),
-            ("grade", card.grade.as_str().into()),
-            ("detect", card.detect.as_str().into()),
-            ("resolve", card.resolve.as_str().into()),
-            ("detect-ms", card.detect_ms.map_or(Value::Null, Into::into)),
-            ("resolve-ms", card.resolve_ms.map_or(Value::Null, Into::into)),
-        ],
-    ));
+    run.pending.push(card.end_record());
     run.flush();
     Ok(card)
 }

@@ -82,5 +82,26 @@ pub fn session(drill: Drill, config: &Config, library: &Library) -> Session {
             }
         }
     }
-    Session::new(drill, runbook_of, remedies)
+    let mut s = Session::new(drill, runbook_of, remedies);
+    s.resolve_aborts(config);
+    s
+}
+
+/// Runs a real injector command (argv, no shell, no input) to its end, for at most 60 s; its
+/// process is killed when it takes longer.
+pub async fn run_live(argv: &[String]) -> Result<(), String> {
+    let (prog, args) = argv.split_first().ok_or("no command")?;
+    let child = tokio::process::Command::new(prog)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .status();
+    match tokio::time::timeout(std::time::Duration::from_secs(60), child).await {
+        Err(_) => Err(format!("{prog} took longer than 60s")),
+        Ok(Err(e)) => Err(format!("cannot run {prog}: {e}")),
+        Ok(Ok(s)) if s.success() => Ok(()),
+        Ok(Ok(s)) => Err(format!("{prog} failed: {s}")),
+    }
 }

@@ -15,8 +15,12 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::file::{Drill, Limits};
-use crate::signals::Level;
+use serde_json::{Map, Value};
+
+use super::file::{Drill, Injector, Limits};
+use crate::audit::event;
+use crate::runbooks::condition::{Answer, readings};
+use crate::signals::{Level, Outcome};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -130,6 +134,8 @@ pub struct Session {
     /// Every ack and runbook opening, with when: (ms, what).
     actions: Vec<(i64, String)>,
     abort_since: Vec<Option<i64>>,
+    /// Each abort condition resolved against the config: (signal index, threshold).
+    abort_checks: Vec<Option<(usize, f64)>>,
     end: Option<(i64, End)>,
     now: i64,
 }
@@ -148,6 +154,7 @@ impl Session {
             steps: Vec::new(),
             actions: Vec::new(),
             abort_since: vec![None; aborts],
+            abort_checks: vec![None; aborts],
             end: None,
             now: 0,
         }
@@ -155,6 +162,40 @@ impl Session {
 
     pub fn now(&self) -> i64 {
         self.now
+    }
+
+    /// Resolves the abort conditions against `config` once (a condition that does not resolve,
+    /// which `check` reports, never holds).
+    pub fn resolve_aborts(&mut self, config: &crate::config::Config) {
+        self.abort_checks =
+            self.drill.aborts.iter().map(|a| a.condition.resolve(config).ok().map(|(k, _, t)| (k, t))).collect();
+    }
+
+    /// `observe` from one evaluation of every signal of `config` (in its order; `None` where a
+    /// signal has no outcome yet).
+    pub fn observe_outcomes(&mut self, config: &crate::config::Config, outcomes: &[Option<&Outcome>]) -> Option<Due> {
+        let level = |id: &str| {
+            config
+                .signals
+                .iter()
+                .zip(outcomes)
+                .find(|(s, _)| s.id == id)
+                .and_then(|(_, o)| o.map(Outcome::level))
+                .unwrap_or(Level::Unknown)
+        };
+        let holds: Vec<bool> =
+            self.drill
+                .aborts
+                .iter()
+                .zip(&self.abort_checks)
+                .map(|(a, check)| match check {
+                    Some((k, t)) => outcomes.get(*k).copied().flatten().is_some_and(|o| {
+                        matches!(a.condition.judge(*t, &readings(o)), Answer::Known { holds: true, .. })
+                    }),
+                    None => false,
+                })
+                .collect();
+        self.observe(level, &holds)
     }
 
     pub fn ended(&self) -> Option<&End> {
@@ -300,8 +341,53 @@ impl Session {
         self.actions.push((self.now, what));
     }
 
-    pub fn was_injected(&self, k: usize) -> bool {
-        self.faults.get(k).is_some_and(|f| f.injected_at.is_some())
+    pub fn any_injected(&self) -> bool {
+        self.faults.iter().any(|f| f.injected_at.is_some())
+    }
+
+    /// The heal commands of the live faults injected so far.
+    pub fn live_heals(&self) -> Vec<Vec<String>> {
+        self.drill
+            .faults
+            .iter()
+            .zip(&self.faults)
+            .filter(|(_, f)| f.injected_at.is_some())
+            .filter_map(|(d, _)| match &d.injector {
+                Injector::Live { heal, .. } => Some(heal.clone()),
+                Injector::Sim { .. } => None,
+            })
+            .collect()
+    }
+
+    /// The audit record of a drill starting.
+    pub fn start_record(&self, seed: u64, speed: Option<f64>) -> Map<String, Value> {
+        let mut m = event(
+            "drill-start",
+            &[
+                ("title", self.drill.title.clone().into()),
+                ("seed", seed.into()),
+                ("faults", self.drill.faults.len().into()),
+                ("max-duration-ms", u64::try_from(self.drill.max_duration.as_millis()).unwrap_or(u64::MAX).into()),
+            ],
+        );
+        if let Some(x) = speed {
+            m.insert("speed".into(), x.into());
+        }
+        m
+    }
+
+    /// The audit record of fault `k` going in (now), or failing to.
+    pub fn inject_record(&self, k: usize, result: &Result<Option<u32>, String>) -> Map<String, Value> {
+        let Some(f) = self.drill.faults.get(k) else { return event("drill-inject", &[]) };
+        let mut m = event("drill-inject", &[("fault", f.name.clone().into()), ("at-ms", self.now.into())]);
+        match &f.injector {
+            Injector::Sim { command, .. } => m.insert("command".into(), format!("chaos {command}").into()),
+            Injector::Live { inject, .. } => m.insert("argv".into(), inject.clone().into()),
+        };
+        if let Err(e) = result {
+            m.insert("error".into(), e.clone().into());
+        }
+        m
     }
 
     /// When the next fault not yet injected is due.
@@ -318,11 +404,6 @@ impl Session {
     /// The fleet ids of the faults injected so far.
     pub fn fleet_ids(&self) -> Vec<u32> {
         self.faults.iter().filter_map(|f| f.fleet_id).collect()
-    }
-
-    /// Faults injected so far and not yet detected: what the banner can count without naming.
-    pub fn undetected(&self) -> usize {
-        self.faults.iter().filter(|f| f.injected_at.is_some() && f.detected_at.is_none()).count()
     }
 
     pub fn scorecard(&self) -> Scorecard {
@@ -467,6 +548,21 @@ pub fn clock(ms: Option<i64>) -> String {
 }
 
 impl Scorecard {
+    /// The audit record of the drill's end.
+    pub fn end_record(&self) -> Map<String, Value> {
+        event(
+            "drill-end",
+            &[
+                ("end", self.end.describe().into()),
+                ("grade", self.grade.as_str().into()),
+                ("detect", self.detect.as_str().into()),
+                ("resolve", self.resolve.as_str().into()),
+                ("detect-ms", self.detect_ms.map_or(Value::Null, Into::into)),
+                ("resolve-ms", self.resolve_ms.map_or(Value::Null, Into::into)),
+            ],
+        )
+    }
+
     /// The scorecard as Markdown.
     pub fn markdown(&self) -> String {
         use std::fmt::Write;

@@ -13,9 +13,18 @@ pub struct Embedded {
     pub notes: Vec<String>,
 }
 
+/// How the fleets' exposed counters relate to the scraper's clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counters {
+    /// Divided by the fleet's speed: rates over wall-clock time stay in simulated units.
+    PerWallSecond,
+    /// As simulated: the scraper runs on a clock scaled like the fleet's (a drill's).
+    PerSimulatedSecond,
+}
+
 /// Starts a fleet for every `sim` source of `config` and turns that source into a scrape of
 /// it. Must run inside a tokio runtime.
-pub async fn start(config: &mut Config) -> Result<Embedded, String> {
+pub async fn start(config: &mut Config, counters: Counters) -> Result<Embedded, String> {
     let mut out = Embedded { servers: Vec::new(), notes: Vec::new() };
     for source in &mut config.sources {
         let SourceKind::Sim(SimFleet { nodes, seed, speed }) = source.kind else { continue };
@@ -23,6 +32,9 @@ pub async fn start(config: &mut Config) -> Result<Embedded, String> {
             .await
             .map_err(|e| format!("cannot start the simulated fleet for source {:?}: {e}", source.name))?;
         let server = serve(listener, Fleet::new(nodes, seed), speed, false);
+        if counters == Counters::PerSimulatedSecond {
+            server.with_fleet(|f| f.counter_divisor = 1.0);
+        }
         let url = reqwest::Url::parse(&server.metrics_url()).map_err(|e| format!("simulated fleet address: {e}"))?;
         out.notes.push(format!(
             "source {:?}: the built-in simulated fleet ({nodes} nodes, seed {seed}, speed {speed}×), started in-process at {url}",

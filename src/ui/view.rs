@@ -699,17 +699,10 @@ pub fn build(state: &State) -> ViewModel {
         problems,
         notes: state.notes.iter().map(|n| escape_control(n).into_owned()).collect(),
         filter: (!state.filter.is_empty()).then(|| escape_control(&state.filter).into_owned()),
-        drill: state.drill.as_ref().map(|d| DrillView {
-            banner: d.banner(now),
-            card: d.scorecard.as_ref().filter(|_| d.show_card).map(|c| {
-                let mut lines = c.lines();
-                if let Some(p) = &d.written {
-                    lines.push(format!("written to {}", p.display()));
-                }
-                lines.push(":scorecard hides this · q quits".to_owned());
-                lines.iter().map(|l| escape_control(l).into_owned()).collect()
-            }),
-        }),
+        drill: state
+            .drill
+            .as_ref()
+            .map(|d| DrillView { banner: d.banner(now), card: d.show_card.then(|| d.card_lines.clone()) }),
     }
 }
 
