@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod drill;
 pub mod exec;
+pub mod incident;
 pub mod intake;
 pub mod logging;
 pub mod runbooks;

@@ -109,6 +109,8 @@ pub struct Transition {
     pub at: i64,
     pub value: f64,
     pub kind: TransitionKind,
+    /// When the alert's condition became true (the start of pending).
+    pub active_since: i64,
 }
 
 impl Transition {
@@ -126,6 +128,10 @@ impl Transition {
         m.insert("transition".into(), serde_json::to_value(self.kind).unwrap_or_default());
         if self.value.is_finite() {
             m.insert("value".into(), self.value.into());
+        }
+        if matches!(self.kind, TransitionKind::Firing(_)) {
+            // When the condition began: the onset a post-incident review measures from.
+            m.insert("since_ms".into(), self.active_since.into());
         }
         Some(m)
     }
@@ -423,7 +429,15 @@ pub fn parse_matcher(s: &str) -> Result<Matcher, SilenceError> {
 }
 
 fn transition(a: &Alert, kind: TransitionKind, t: i64) -> Transition {
-    Transition { alert: a.id, signal: a.signal.clone(), labels: a.labels.to_string(), at: t, value: a.value, kind }
+    Transition {
+        alert: a.id,
+        signal: a.signal.clone(),
+        labels: a.labels.to_string(),
+        at: t,
+        value: a.value,
+        kind,
+        active_since: a.active_since,
+    }
 }
 
 /// What becomes of an alert after one evaluation.

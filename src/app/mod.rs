@@ -208,9 +208,19 @@ pub fn run(config_path: Option<&Path>, opts: &Options, drill: Option<DrillStart>
             output_cap: state.config.exec.output_cap,
             audit: audit.clone(),
             builtins,
-            incident: std::env::var("NIGHTWATCH_INCIDENT").ok().filter(|i| !i.is_empty()),
+            incident: None,
             exe: std::env::current_exe().ok(),
         });
+        // A drill's incidents are numbered apart (DRILL-2026-001); an incident given on the
+        // command line is the open one from the start.
+        state.incidents = crate::incident::Tracker::new(state.config.incidents.clone(), state.drill.is_some());
+        if let Some(id) = std::env::var("NIGHTWATCH_INCIDENT").ok().filter(|i| !i.is_empty()) {
+            let id = crate::text::escape_control(&id).into_owned();
+            state.incidents.join(&id, now_ms());
+            if let Some(c) = state.exec.as_mut() {
+                c.incident = Some(id);
+            }
+        }
         session_record(&audit, "session-start");
         let fleet = state.exec.as_ref().and_then(|c| c.builtins.get("sim").cloned());
         let code = event_loop(state, rx, theme, started, DrillIo { fleet, report_dir }).await;
@@ -256,6 +266,7 @@ async fn event_loop(
     // One HTTP client (and connection pool) per prometheus source, for the life of the loop.
     let mut clients: HashMap<usize, Result<reqwest::Client, String>> = HashMap::new();
     let mut code = 0;
+    let audit = AuditWriter::start(state.exec.as_ref().map(|c| c.audit.clone()));
     loop {
         let msg = tokio::select! {
             ev = events.next() => match ev {
@@ -336,14 +347,16 @@ async fn event_loop(
                         }
                     }
                 }
-                Effect::Audit(records) => {
-                    if let Some(audit) = state.exec.as_ref().map(|c| c.audit.clone()) {
-                        tokio::task::spawn_blocking(move || {
-                            if let Err(e) = audit.append_all(records) {
-                                tracing::warn!("audit: a record was not written to {}: {e}", audit.path().display());
-                            }
-                        });
-                    }
+                Effect::Audit(records) => audit.send(AuditJob::Append(records)),
+                Effect::OpenIncident { record, prefix } => {
+                    audit.send(AuditJob::OpenIncident { record, prefix, reply: answers_tx.clone() });
+                }
+                Effect::Clipboard(text) => {
+                    // OSC 52: the terminal the operator sits at (through SSH and tmux) sets its
+                    // clipboard; nothing is run on this host.
+                    let mut out = std::io::stdout();
+                    let seq = format!("\x1b]52;c;{}\x07", base64(text.as_bytes()));
+                    let _ = out.write_all(seq.as_bytes()).and_then(|()| out.flush());
                 }
             }
         }
@@ -381,7 +394,98 @@ async fn event_loop(
         }
     }
     ratatui::restore();
+    // Everything asked for is on disk before the session's end is recorded.
+    let _ = tokio::task::spawn_blocking(move || audit.finish()).await;
     code
+}
+
+/// A job for the audit log's writer.
+enum AuditJob {
+    Append(Vec<serde_json::Map<String, serde_json::Value>>),
+    /// An `incident-opened` record, given the next free id under the log's lock; the id goes
+    /// back to the loop as `Msg::IncidentOpened`.
+    OpenIncident {
+        record: serde_json::Map<String, serde_json::Value>,
+        prefix: String,
+        reply: mpsc::Sender<Msg>,
+    },
+}
+
+/// The audit log's one writer: a thread that appends records in the order `update` made them
+/// (each append locks, writes and syncs, so it stays off the loop).
+struct AuditWriter {
+    tx: Option<std::sync::mpsc::Sender<AuditJob>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl AuditWriter {
+    fn start(log: Option<crate::audit::AuditLog>) -> AuditWriter {
+        let Some(log) = log else { return AuditWriter { tx: None, thread: None } };
+        let (tx, rx) = std::sync::mpsc::channel::<AuditJob>();
+        let thread = std::thread::Builder::new()
+            .name("audit".into())
+            .spawn(move || {
+                for job in rx {
+                    match job {
+                        AuditJob::Append(records) => {
+                            if let Err(e) = log.append_all(records) {
+                                tracing::warn!("audit: a record was not written to {}: {e}", log.path().display());
+                            }
+                        }
+                        AuditJob::OpenIncident { record, prefix, reply } => {
+                            use chrono::Datelike;
+                            let year = chrono::Utc::now().year();
+                            let msg = match log.append_incident_opened(record, &prefix, year) {
+                                Ok(id) => Msg::IncidentOpened { id, problem: None },
+                                Err(e) => Msg::IncidentOpened {
+                                    // This process's own id: not in the log, so not counted there.
+                                    id: format!("{prefix}-{year}-L{}", std::process::id()),
+                                    problem: Some(format!("{}: {e}", log.path().display())),
+                                },
+                            };
+                            let _ = reply.blocking_send(msg);
+                        }
+                    }
+                }
+            })
+            .ok();
+        if thread.is_none() {
+            tracing::warn!("audit: the writer thread could not start; records are not written");
+        }
+        AuditWriter { tx: thread.as_ref().map(|_| tx), thread }
+    }
+
+    fn send(&self, job: AuditJob) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(job);
+        }
+    }
+
+    /// Waits until everything sent is written.
+    fn finish(mut self) {
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Standard base64 (RFC 4648, with padding), for OSC 52.
+pub fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for c in bytes.chunks(3) {
+        let n =
+            (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        for k in 0..4 {
+            if k <= c.len() {
+                out.push(char::from(A[((n >> (18 - 6 * k)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// A session record; a log that cannot be written is noted in the trace, not fatal (steps
@@ -546,5 +650,17 @@ impl StopSignals {
         }
         #[cfg(not(unix))]
         std::future::pending().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_matches_rfc_4648() {
+        let cases =
+            [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy"), ("\u{ff}", "w78=")];
+        for (input, want) in cases {
+            assert_eq!(super::base64(input.as_bytes()), want, "{input:?}");
+        }
     }
 }

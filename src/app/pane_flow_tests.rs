@@ -259,12 +259,65 @@ fn acks_silences_opened_runbooks_and_alert_transitions_are_audited() {
         warming_up: false,
     };
     let mut kinds = Vec::new();
+    let mut opened = Vec::new();
     for m in 0..6 {
         let mut effects = Vec::new();
         s.judged_for_test(k, high.clone(), T + m * 60_000, &mut effects);
         kinds.extend(audit_kinds(&effects));
+        opened.extend(effects.into_iter().filter_map(|e| match e {
+            Effect::OpenIncident { record, prefix } => Some((record, prefix)),
+            _ => None,
+        }));
     }
-    assert!(kinds.iter().all(|k| k == "alert") && !kinds.is_empty(), "{kinds:?}");
+    // The page opened an incident: its alert record waits for the incident's id, then carries it.
+    assert!(kinds.is_empty(), "held until the incident has its id: {kinds:?}");
+    assert_eq!(opened.len(), 1, "one incident");
+    assert_eq!(opened[0].0["kind"], "incident-opened");
+    assert_eq!(opened[0].1, "ASYNC");
+    let effects = update(&mut s, Msg::IncidentOpened { id: "ASYNC-2026-003".into(), problem: None });
+    let released: Vec<_> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Audit(r) => Some(r.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert!(!released.is_empty() && released.iter().all(|r| r["kind"] == "alert" && r["incident"] == "ASYNC-2026-003"));
+    assert_eq!(
+        s.exec.as_ref().and_then(|c| c.incident.as_deref()),
+        Some("ASYNC-2026-003"),
+        "steps are recorded under it"
+    );
+    // From now on, records carry the id at once; `:incident` commands are recorded too.
+    press(&mut s, Key::Char(':'));
+    type_text(&mut s, "incident severity p1");
+    let effects = press(&mut s, Key::Enter);
+    let rec = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Audit(r) => r.first().cloned(),
+            _ => None,
+        })
+        .expect("recorded");
+    assert_eq!((rec["kind"].as_str(), rec["severity"].as_str()), (Some("incident-updated"), Some("P1")));
+    assert_eq!(rec["incident"], "ASYNC-2026-003");
+    press(&mut s, Key::Char(':'));
+    type_text(&mut s, "incident copy status");
+    let effects = press(&mut s, Key::Enter);
+    let copied = effects.iter().find_map(|e| match e {
+        Effect::Clipboard(t) => Some(t.clone()),
+        _ => None,
+    });
+    assert!(
+        copied.as_deref().is_some_and(|t| t.contains("Incident ID: ASYNC-2026-003") && t.contains("STATUS UPDATE"))
+    );
+    press(&mut s, Key::Char(':'));
+    type_text(&mut s, "incident close NTP fixed");
+    let effects = press(&mut s, Key::Enter);
+    assert_eq!(audit_kinds(&effects), ["incident-closed"]);
+    assert!(s.incidents.current.is_none());
+    assert_eq!(s.exec.as_ref().and_then(|c| c.incident.as_deref()), None, "later steps are not");
 }
 
 #[test]

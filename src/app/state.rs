@@ -54,6 +54,12 @@ pub enum Msg {
         fault: usize,
         result: Result<Option<u32>, String>,
     },
+    /// The audit log's writer gave the open incident its id; `problem` says why the id is only
+    /// this process's own (the log could not be written).
+    IncidentOpened {
+        id: String,
+        problem: Option<String>,
+    },
 }
 
 /// How a step ended, as the pane shows it.
@@ -100,6 +106,14 @@ pub enum Effect {
     },
     /// Write the scorecard (Markdown and JSON).
     DrillReport(Box<crate::drill::Scorecard>),
+    /// Write an `incident-opened` record with the next free id for `prefix` (chosen under the
+    /// log's lock); the id comes back as `IncidentOpened`.
+    OpenIncident {
+        record: serde_json::Map<String, serde_json::Value>,
+        prefix: String,
+    },
+    /// Put text on the clipboard of the terminal the operator sits at (OSC 52, over SSH too).
+    Clipboard(String),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -202,6 +216,8 @@ pub struct State {
     pub(super) pending_audit: Vec<serde_json::Map<String, serde_json::Value>>,
     /// A graded drill, when the cockpit runs one (`nightwatch drill run`).
     pub drill: Option<super::drill::DrillRun>,
+    /// The open incident, and when incidents open and close.
+    pub incidents: crate::incident::Tracker,
 }
 
 impl State {
@@ -211,7 +227,9 @@ impl State {
         let history_ms = i64::try_from(config.cockpit.history.as_millis()).unwrap_or(i64::MAX);
         let engine = Engine::new(config.cockpit.max_alerts_per_signal, history_ms);
         let keys = KeyMap::with_overrides(&config.cockpit.keys);
+        let incidents = crate::incident::Tracker::new(config.incidents.clone(), false);
         State {
+            incidents,
             config,
             flags,
             keys,
@@ -524,7 +542,7 @@ impl State {
     }
 
     /// Judges a pending verification against the latest evaluation.
-    fn check_verification(&mut self, effects: &mut Vec<Effect>) {
+    fn check_verification(&mut self) {
         let Some(v) = self.verifying.as_mut() else { return };
         if v.result.is_some() {
             return;
@@ -554,7 +572,7 @@ impl State {
             u64::try_from(after).unwrap_or(0),
             incident.as_deref(),
         );
-        effects.push(Effect::Audit(vec![m]));
+        self.pending_audit.push(m);
         self.step_log.note(line.clone());
         self.flash(line);
     }
@@ -617,7 +635,7 @@ impl State {
             }
         }
         self.last_eval_ms = Some(t);
-        self.check_verification(effects);
+        self.check_verification();
         if self.last_history_ms.is_none_or(|h| t.saturating_sub(h) >= HISTORY_STEP_MS) {
             self.last_history_ms = Some(t);
             for (k, s) in self.config.signals.iter().enumerate() {
@@ -635,17 +653,18 @@ impl State {
     #[cfg(test)]
     pub(crate) fn judged_for_test(&mut self, k: usize, o: Outcome, t: i64, effects: &mut Vec<Effect>) {
         self.judged(k, o, t, effects);
+        self.flush_audit(effects);
     }
 
     fn judged(&mut self, k: usize, o: Outcome, t: i64, effects: &mut Vec<Effect>) {
         let transitions = self.engine.observe(&self.config.signals[k], &o, t);
         // Firing, escalation, de-escalation and resolution go to the audit log (not pending:
         // most pending alerts never fire).
-        let records: Vec<serde_json::Map<String, serde_json::Value>> =
-            transitions.iter().filter_map(crate::alerts::Transition::audit_record).collect();
-        if !records.is_empty() {
-            effects.push(Effect::Audit(records));
+        if let Some(record) = self.incidents.transitions(&transitions, t) {
+            self.flush_audit(effects);
+            effects.push(Effect::OpenIncident { record, prefix: self.incidents.prefix.clone() });
         }
+        self.pending_audit.extend(transitions.iter().filter_map(crate::alerts::Transition::audit_record));
         let new_page = transitions
             .iter()
             .any(|t| matches!(t.kind, TransitionKind::Firing(Severity::Page) | TransitionKind::Escalated));
@@ -887,10 +906,11 @@ impl State {
                 self.drill_abort(&why, effects)?;
             }
             "scorecard" => self.toggle_scorecard()?,
+            "incident" => self.incident_command(rest, effects)?,
             "" => {}
             other => {
                 return Err(format!(
-                    "unknown command {:?}: ack, silence DURATION COMMENT, filter TEXT, targets, dashboard, freeze, unfreeze, help, quit, drill abort, scorecard",
+                    "unknown command {:?}: ack, silence DURATION COMMENT, filter TEXT, targets, dashboard, freeze, unfreeze, help, quit, drill abort, scorecard, incident …",
                     crate::text::escape_control(other)
                 ));
             }
@@ -1002,7 +1022,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 state.evaluate(&mut effects);
             } else {
                 // A verification's deadline passes on the clock, not only on new data.
-                state.check_verification(&mut effects);
+                state.check_verification();
             }
             if state.flash.as_ref().is_some_and(|(_, until)| now >= *until) {
                 state.flash = None;
@@ -1012,6 +1032,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 state.dirty = true;
             }
             state.drill_tick(&mut effects);
+            state.incident_tick(&mut effects);
         }
         Msg::Stop(_) => {
             // Nobody can answer a prompt any more: cancel a running step (its outcome is
@@ -1031,18 +1052,126 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             state.drill_injected(fault, result, &mut effects);
             state.dirty = true;
         }
+        Msg::IncidentOpened { id, problem } => state.incident_opened(&id, problem, &mut effects),
     }
-    if !state.pending_audit.is_empty() {
-        effects.push(Effect::Audit(std::mem::take(&mut state.pending_audit)));
-    }
+    state.flush_audit(&mut effects);
     effects
 }
 
 impl State {
-    /// Audit records made outside `update` (the loop ending a drill on quit).
+    /// Audit records made outside `update` (the loop ending a drill on quit), stamped with
+    /// the open incident.
     pub(super) fn take_pending_audit(&mut self) -> Option<Vec<serde_json::Map<String, serde_json::Value>>> {
-        (!self.pending_audit.is_empty()).then(|| std::mem::take(&mut self.pending_audit))
+        let mut effects = Vec::new();
+        self.flush_audit(&mut effects);
+        effects.into_iter().find_map(|e| match e {
+            Effect::Audit(r) => Some(r),
+            _ => None,
+        })
     }
+
+    /// The records made so far go out as one effect, carrying the open incident's id (or held
+    /// back until it has one).
+    pub(super) fn flush_audit(&mut self, effects: &mut Vec<Effect>) {
+        if self.pending_audit.is_empty() {
+            return;
+        }
+        let records = std::mem::take(&mut self.pending_audit);
+        let user = self.user();
+        let config = &self.config;
+        let records = self.incidents.stamp(records, self.now_ms, &user, &|s, v| format_value(config, s, v));
+        if !records.is_empty() {
+            effects.push(Effect::Audit(records));
+        }
+    }
+
+    /// The incident's id arrived: the records held back go out with it, and steps are
+    /// recorded under it.
+    fn incident_opened(&mut self, id: &str, problem: Option<String>, effects: &mut Vec<Effect>) {
+        let held = self.incidents.assigned(id);
+        if !held.is_empty() {
+            effects.push(Effect::Audit(held));
+        }
+        if let Some(c) = self.exec.as_mut() {
+            c.incident = Some(id.to_owned());
+        }
+        let msg = match problem {
+            None => format!("incident {id} opened: everything from now on is recorded under it (:incident for more)"),
+            Some(p) => format!("incident {id} opened, but the audit log cannot be written: {p}"),
+        };
+        self.flash(msg);
+        self.dirty = true;
+    }
+
+    /// A record about the incident itself: what was made before it goes out first, then it.
+    fn incident_record(&mut self, record: serde_json::Map<String, serde_json::Value>, effects: &mut Vec<Effect>) {
+        let closes = record.get("kind").and_then(serde_json::Value::as_str) == Some("incident-closed");
+        self.pending_audit.push(record);
+        self.flush_audit(effects);
+        if closes {
+            let id = self.incidents.id().unwrap_or("the incident").to_owned();
+            self.incidents.closed();
+            if let Some(c) = self.exec.as_mut() {
+                c.incident = None;
+            }
+            self.flash(format!("{id} closed"));
+        }
+        self.dirty = true;
+    }
+
+    fn incident_tick(&mut self, effects: &mut Vec<Effect>) {
+        let engine = &self.engine;
+        if let Some(record) = self.incidents.tick(&|a| engine.alert(a).is_some_and(|x| x.is_active()), self.now_ms) {
+            self.incident_record(record, effects);
+        }
+    }
+
+    /// `:incident …`.
+    fn incident_command(&mut self, text: &str, effects: &mut Vec<Effect>) -> Result<(), String> {
+        let text = text.trim();
+        if text.is_empty() {
+            let msg = match &self.incidents.current {
+                None => "no incident is open (:incident declare TITLE opens one)".to_owned(),
+                Some(o) => {
+                    let s = &o.summary;
+                    format!(
+                        "{} {} open {}: {} ({} alerts, {} steps)",
+                        o.id.as_deref().unwrap_or("(id coming)"),
+                        s.severity,
+                        crate::incident::templates::span(s.duration_ms(self.now_ms).unwrap_or(0)),
+                        s.title,
+                        s.alerts.len(),
+                        s.steps.len()
+                    )
+                }
+            };
+            self.flash(msg);
+            return Ok(());
+        }
+        if let Some(kind) = text.strip_prefix("copy") {
+            let t = crate::incident::templates::Template::parse(kind.trim())?;
+            let o = self.incidents.current.as_ref().ok_or("no incident is open")?;
+            let body = crate::incident::templates::render(t, &o.summary, &self.config.cockpit.environment, self.now_ms);
+            effects.push(Effect::Clipboard(body));
+            self.flash(format!("the {} template is on the clipboard (OSC 52)", kind.trim()));
+            return Ok(());
+        }
+        let cmd = crate::incident::Command::parse(text)?;
+        let by = self.user();
+        let record = self.incidents.command(cmd, &by, self.now_ms)?;
+        if record.get("kind").and_then(serde_json::Value::as_str) == Some("incident-opened") {
+            self.flush_audit(effects);
+            effects.push(Effect::OpenIncident { record, prefix: self.incidents.prefix.clone() });
+        } else {
+            self.incident_record(record, effects);
+        }
+        Ok(())
+    }
+}
+
+/// A signal's value in its unit (the number as it is for a signal the config lacks).
+pub fn format_value(config: &Config, signal: &str, v: f64) -> String {
+    config.signals.iter().find(|s| s.id == signal).map_or_else(|| format!("{v}"), |s| s.unit.format(v))
 }
 
 /// The executor's mode for the cockpit's flags.

@@ -140,13 +140,7 @@ impl AuditLog {
     /// earlier start on this host whose process is gone without an outcome.
     pub fn append_start(&self, event: Map<String, Value>) -> io::Result<u64> {
         let mut file = self.open_locked()?;
-        let mut text = String::new();
-        file.seek(SeekFrom::Start(0))?;
-        file.read_to_string(&mut text).or_else(|_| {
-            // Not UTF-8 (a damaged log): skip the orphan scan rather than refuse the step.
-            text.clear();
-            Ok::<usize, io::Error>(0)
-        })?;
+        let text = read_all(&mut file)?;
         for (run, why) in orphans(&text, &Who::me().host) {
             let mut m = Map::new();
             m.insert("kind".into(), "step-outcome-unknown".into());
@@ -157,6 +151,19 @@ impl AuditLog {
         let seq = self.append_locked(&mut file, event)?;
         file.sync_data()?;
         Ok(seq)
+    }
+
+    /// Appends an `incident-opened` record with the next free id for `prefix` in `year`
+    /// (`ASYNC-2026-007`), chosen under the log's lock: processes sharing the log never give
+    /// out the same id. Returns the id.
+    pub fn append_incident_opened(&self, mut event: Map<String, Value>, prefix: &str, year: i32) -> io::Result<String> {
+        let mut file = self.open_locked()?;
+        let text = read_all(&mut file)?;
+        let id = crate::incident::next_id(&text, prefix, year);
+        event.insert("incident".into(), id.clone().into());
+        self.append_locked(&mut file, event)?;
+        file.sync_data()?;
+        Ok(id)
     }
 
     fn open_locked(&self) -> io::Result<File> {
@@ -274,6 +281,14 @@ pub fn verify_bytes(bytes: &[u8]) -> Verification {
         records += 1;
     }
     Verification { records, first_bad: None, torn_tail }
+}
+
+/// The whole log, read under its lock; a log that is not UTF-8 (damaged) reads lossily.
+fn read_all(file: &mut File) -> io::Result<String> {
+    let mut bytes = Vec::new();
+    file.seek(SeekFrom::Start(0))?;
+    file.read_to_end(&mut bytes)?;
+    Ok(String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
 /// The last complete line and a torn tail (bytes after the last newline), reading backwards

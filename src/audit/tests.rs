@@ -129,3 +129,27 @@ fn a_start_left_open_by_a_dead_process_gets_an_unknown_outcome() {
     assert_eq!(records.last().map(|r| r.kind()), Some("step-started"));
     assert_eq!(log.verify().expect("verify").first_bad, None);
 }
+
+#[test]
+fn incident_ids_are_unique_across_writers_sharing_the_log() {
+    let (_dir, log) = log_with(0);
+    let path = log.path().to_owned();
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let log = AuditLog::new(&path);
+            std::thread::spawn(move || {
+                (0..5)
+                    .map(|_| {
+                        log.append_incident_opened(crate::audit::event("incident-opened", &[]), "ASYNC", 2026)
+                            .expect("append")
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut ids: Vec<String> = handles.into_iter().flat_map(|h| h.join().expect("thread")).collect();
+    ids.sort();
+    let want: Vec<String> = (1..=40).map(|n| format!("ASYNC-2026-{n:03}")).collect();
+    assert_eq!(ids, want, "40 openings, 40 different ids, none skipped");
+    assert_eq!(AuditLog::new(&path).verify().expect("verify").first_bad, None);
+}

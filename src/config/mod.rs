@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use raw::{
-    RawAudit, RawBasicAuth, RawCockpit, RawExec, RawFile, RawKeyList, RawKeys, RawRunbooks, RawSignal, RawSource,
-    Threshold,
+    RawAudit, RawBasicAuth, RawCockpit, RawExec, RawFile, RawIncidents, RawKeyList, RawKeys, RawRunbooks, RawSignal,
+    RawSource, Threshold,
 };
 use reqwest::Url;
 
@@ -96,7 +96,31 @@ pub struct Config {
     pub runbooks: RunbookSettings,
     pub audit: AuditSettings,
     pub exec: ExecSettings,
+    /// `[[report-query]]`: the morning report's queries, by id (no thresholds, no panel).
+    pub report_queries: Vec<Signal>,
+    pub incidents: IncidentSettings,
 }
+
+/// `[incidents]`: how the cockpit opens and closes incidents.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IncidentSettings {
+    /// Ids are `PREFIX-YEAR-NNN` (`ASYNC-2026-001`); a drill's are `DRILL-YEAR-NNN`.
+    pub prefix: String,
+    /// An incident closes by itself once all its alerts have resolved and this long has passed
+    /// with nothing firing again.
+    pub quiet: Duration,
+    /// The severity an incident opened by a page starts with (P1 … P4).
+    pub severity: String,
+}
+
+impl Default for IncidentSettings {
+    fn default() -> Self {
+        IncidentSettings { prefix: "ASYNC".into(), quiet: Duration::from_secs(15 * 60), severity: "P2".into() }
+    }
+}
+
+/// The severities an incident can have (the seed's declaration template).
+pub const INCIDENT_SEVERITIES: [&str; 4] = ["P1", "P2", "P3", "P4"];
 
 /// Which commands runbook steps run: the simulated fleet's remedies or production's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -366,7 +390,7 @@ impl Config {
         let lookback = ms(self.cockpit.lookback);
         let slack = self.sources.iter().map(|s| ms(s.interval)).max().unwrap_or(0);
         let mut rules = Vec::new();
-        for s in self.signals.iter().filter(|s| s.evaluation == Evaluation::Local) {
+        for s in self.signals.iter().chain(&self.report_queries).filter(|s| s.evaluation == Evaluation::Local) {
             promql::walk(&s.parsed, &mut |e| {
                 let (vs, range) = match e {
                     E::VectorSelector(vs) => (vs, None),
@@ -391,6 +415,7 @@ impl Config {
         let widest = self
             .signals
             .iter()
+            .chain(&self.report_queries)
             .filter(|s| s.evaluation == Evaluation::Local)
             .map(|s| widest_range_ms(&s.parsed, lookback))
             .max()
@@ -495,9 +520,18 @@ struct MergedSettings {
     audit_path: Option<At<String>>,
     timeout: Option<At<String>>,
     output_cap: Option<At<String>>,
+    prefix: Option<At<String>>,
+    quiet: Option<At<String>>,
+    severity: Option<At<String>>,
 }
 
 impl MergedSettings {
+    fn apply_incidents(&mut self, file: usize, i: Option<RawIncidents>) {
+        if let Some(i) = i {
+            overlay!(self, i, file; prefix, quiet, severity);
+        }
+    }
+
     fn apply(&mut self, file: usize, r: Option<RawRunbooks>, a: Option<RawAudit>, e: Option<RawExec>) {
         if let Some(r) = r {
             overlay!(self, r, file; dir, profile);
@@ -620,6 +654,8 @@ impl Validator {
         let mut sources: Vec<(usize, Spanned<RawSource>)> = Vec::new();
         let mut signals: Vec<MergedSignal> = Vec::new();
         let mut by_id: HashMap<String, usize> = HashMap::new();
+        let mut queries: Vec<MergedSignal> = Vec::new();
+        let mut query_ids: HashMap<String, usize> = HashMap::new();
         let mut settings = MergedSettings::default();
         // `builtin-signals = false` (the last file that sets it wins) drops the shipped signals.
         let builtin = raws
@@ -640,46 +676,125 @@ impl Validator {
             if file > 0 || !r.source.is_empty() {
                 sources = r.source.into_iter().map(|s| (file, s)).collect();
             }
-            let mut seen_here: HashMap<String, Range<usize>> = HashMap::new();
             let signals_here = if file == 0 && !builtin { Vec::new() } else { r.signal };
-            for s in signals_here {
-                let span = s.span();
-                let raw = s.into_inner();
-                let id = raw.id.as_ref().map(|i| i.get_ref().clone());
-                if let Some(id) = &id {
-                    let id_span = raw.id.as_ref().map(Spanned::span).unwrap_or(span.clone());
-                    if let Some(first) = seen_here.get(id) {
-                        let msg = format!(
-                            "duplicate signal id {id:?} (first defined at {})",
-                            self.place(file, first.clone())
-                        );
-                        self.err_span(file, id_span, msg);
-                        continue;
-                    }
-                    seen_here.insert(id.clone(), id_span);
-                }
-                match id.as_ref().and_then(|i| by_id.get(i)) {
-                    Some(&k) => signals[k].apply(file, span, raw),
-                    None => {
-                        let mut m = MergedSignal::default();
-                        m.apply(file, span, raw);
-                        if let Some(id) = id {
-                            by_id.insert(id, signals.len());
-                        }
-                        signals.push(m);
-                    }
-                }
-            }
+            self.overlay_signals(file, signals_here, &mut signals, &mut by_id, "signal");
+            // The shipped report queries read the shipped signals' metrics: they go with them.
+            let queries_here = if file == 0 && !builtin { Vec::new() } else { r.report_query };
+            self.overlay_signals(file, queries_here, &mut queries, &mut query_ids, "report-query");
+            settings.apply_incidents(file, r.incidents);
         }
         let cockpit = self.cockpit(&cockpit);
         let sources: Vec<Source> = self.sources(sources);
         let signals = signals
             .into_iter()
             .filter(|s| s.enabled.as_ref().is_none_or(|e| *e.get()))
-            .filter_map(|s| self.signal(s, &sources))
+            .filter_map(|s| self.signal(s, &sources, "signal"))
+            .collect();
+        let report_queries = queries
+            .into_iter()
+            .filter(|s| s.enabled.as_ref().is_none_or(|e| *e.get()))
+            .filter_map(|q| self.report_query(q, &sources))
             .collect();
         let (runbooks, audit, exec) = self.settings(&settings, &sources);
-        Config { origin, cockpit, sources, signals, runbooks, audit, exec }
+        let incidents = self.incidents(&settings);
+        Config { origin, cockpit, sources, signals, runbooks, audit, exec, report_queries, incidents }
+    }
+
+    /// One file's `[[signal]]` (or `[[report-query]]`) tables onto the merged list: a known id
+    /// changes only the keys it sets, a new id is added, an id twice in one file is an error.
+    fn overlay_signals(
+        &mut self,
+        file: usize,
+        list: Vec<Spanned<RawSignal>>,
+        merged: &mut Vec<MergedSignal>,
+        by_id: &mut HashMap<String, usize>,
+        table: &str,
+    ) {
+        let mut seen_here: HashMap<String, Range<usize>> = HashMap::new();
+        for s in list {
+            let span = s.span();
+            let raw = s.into_inner();
+            let id = raw.id.as_ref().map(|i| i.get_ref().clone());
+            if let Some(id) = &id {
+                let id_span = raw.id.as_ref().map(Spanned::span).unwrap_or(span.clone());
+                if let Some(first) = seen_here.get(id) {
+                    let msg =
+                        format!("duplicate {table} id {id:?} (first defined at {})", self.place(file, first.clone()));
+                    self.err_span(file, id_span, msg);
+                    continue;
+                }
+                seen_here.insert(id.clone(), id_span);
+            }
+            match id.as_ref().and_then(|i| by_id.get(i)) {
+                Some(&k) => merged[k].apply(file, span, raw),
+                None => {
+                    let mut m = MergedSignal::default();
+                    m.apply(file, span, raw);
+                    if let Some(id) = id {
+                        by_id.insert(id, merged.len());
+                    }
+                    merged.push(m);
+                }
+            }
+        }
+    }
+
+    /// A `[[report-query]]`: a signal's expression without the dashboard's keys.
+    fn report_query(&mut self, q: MergedSignal, sources: &[Source]) -> Option<Signal> {
+        let keys: [(&str, Option<Range<usize>>, usize); 9] = [
+            ("panel", q.panel.as_ref().map(At::span), q.panel.as_ref().map_or(0, |a| a.file)),
+            ("direction", q.direction.as_ref().map(At::span), q.direction.as_ref().map_or(0, |a| a.file)),
+            ("warn", q.warn.as_ref().map(At::span), q.warn.as_ref().map_or(0, |a| a.file)),
+            ("page", q.page.as_ref().map(At::span), q.page.as_ref().map_or(0, |a| a.file)),
+            ("clear", q.clear.as_ref().map(At::span), q.clear.as_ref().map_or(0, |a| a.file)),
+            ("for", q.for_.as_ref().map(At::span), q.for_.as_ref().map_or(0, |a| a.file)),
+            (
+                "keep-firing-for",
+                q.keep_firing_for.as_ref().map(At::span),
+                q.keep_firing_for.as_ref().map_or(0, |a| a.file),
+            ),
+            ("runbook", q.runbook.as_ref().map(At::span), q.runbook.as_ref().map_or(0, |a| a.file)),
+            ("bars", q.bars.as_ref().map(At::span), q.bars.as_ref().map_or(0, |a| a.file)),
+        ];
+        for (key, span, file) in keys {
+            if let Some(span) = span {
+                self.err_span(
+                    file,
+                    span,
+                    format!("a [[report-query]] takes id, title, expr, unit and source, not {key}"),
+                );
+            }
+        }
+        self.signal(q, sources, "report-query")
+    }
+
+    fn incidents(&mut self, m: &MergedSettings) -> IncidentSettings {
+        let d = IncidentSettings::default();
+        let prefix = match &m.prefix {
+            None => d.prefix,
+            Some(a) => {
+                let p = a.get();
+                if p.is_empty() || p.len() > 16 || !p.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
+                    self.err(a, "prefix must be 1 to 16 capital letters or digits (ids read PREFIX-2026-001)");
+                    d.prefix
+                } else if p == "DRILL" {
+                    self.err(a, "prefix DRILL is kept for drills' incidents");
+                    d.prefix
+                } else {
+                    p.clone()
+                }
+            }
+        };
+        let quiet = self.duration(&m.quiet, d.quiet);
+        let severity = match &m.severity {
+            None => d.severity,
+            Some(a) if INCIDENT_SEVERITIES.contains(&a.get().as_str()) => a.get().clone(),
+            Some(a) => {
+                self.err(a, format!("severity must be one of {}", INCIDENT_SEVERITIES.join(", ")));
+                d.severity
+            }
+        };
+        IncidentSettings { prefix, quiet, severity }
     }
 
     fn path(&self, a: &At<String>) -> PathBuf {
@@ -1070,18 +1185,19 @@ impl Validator {
         Auth { bearer, basic }
     }
 
-    fn signal(&mut self, s: MergedSignal, sources: &[Source]) -> Option<Signal> {
+    /// A `[[signal]]` (or, with `table = "report-query"`, a report query) checked and built.
+    fn signal(&mut self, s: MergedSignal, sources: &[Source], table: &str) -> Option<Signal> {
         let (tfile, tspan) = s.table.clone()?;
         let Some(id) = &s.id else {
-            self.err_span(tfile, tspan, "a [[signal]] needs an id");
+            self.err_span(tfile, tspan, format!("a [[{table}]] needs an id"));
             return None;
         };
         let id_ok = !id.get().is_empty() && id.get().chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !id_ok {
-            self.err(id, "signal id must be letters, digits, '-' or '_'");
+            self.err(id, format!("{table} id must be letters, digits, '-' or '_'"));
         }
         let Some(expr_at) = &s.expr else {
-            self.err(id, format!("signal {:?} needs an expr", id.get()));
+            self.err(id, format!("{table} {:?} needs an expr", id.get()));
             return None;
         };
         let parsed = match promql::parse(expr_at.get()) {
@@ -1191,7 +1307,10 @@ impl Validator {
                 match (scrapes, servers.as_slice()) {
                     (0, [k]) => Evaluation::Server(*k),
                     (0, [_, _, ..]) => {
-                        self.err(id, "several prometheus sources: name the one for this signal with source = \"...\"");
+                        self.err(
+                            id,
+                            format!("several prometheus sources: name the one for this {table} with source = \"...\""),
+                        );
                         Evaluation::Local
                     }
                     _ => Evaluation::Local,
@@ -1207,7 +1326,7 @@ impl Validator {
         if !matches!(parsed.value_type(), ValueType::Vector | ValueType::Scalar) {
             self.err(
                 expr_at,
-                format!("expression gives a {}, a signal needs an instant vector or a scalar", parsed.value_type()),
+                format!("expression gives a {}, a {table} needs an instant vector or a scalar", parsed.value_type()),
             );
         }
         let for_ = self.duration(&s.for_, Duration::ZERO);

@@ -16,6 +16,20 @@ pub struct RawFile {
     pub runbooks: Option<RawRunbooks>,
     pub audit: Option<RawAudit>,
     pub exec: Option<RawExec>,
+    /// `[[report-query]]`: the morning report's queries; the same keys as a signal's that a
+    /// query can use (id, title, expr, unit, source).
+    #[serde(default)]
+    pub report_query: Vec<Spanned<RawSignal>>,
+    pub incidents: Option<RawIncidents>,
+}
+
+/// `[incidents]`: how the cockpit opens and closes incidents.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawIncidents {
+    pub prefix: Option<Spanned<String>>,
+    pub quiet: Option<Spanned<String>>,
+    pub severity: Option<Spanned<String>>,
 }
 
 /// `[runbooks]`: where more runbooks live, and which commands their steps run.

@@ -21,6 +21,11 @@
 //! - **Message bus.** Causal-order violations grow with the nodes' clock offsets, total-order
 //!   violations with reordering and lost acknowledgements (a redelivered message arrives after
 //!   its successors), vector-clock violations with the share of traffic of partitioned nodes.
+//! - **Writes.** service-a writes orders and service-b ledger entries, a few per second each. Two
+//!   writers now and then touch one entity at once (a write conflict, resolved by the optimistic
+//!   lock); skewed clocks (leases and leader elections judged on bad time) and retried calls
+//!   (the same write sent twice) make it more likely. Each service keeps, for its hottest
+//!   entities, how many writers touched them over the last hour (a decaying count).
 //!
 //! Counters grow per simulated second, so rates keep their real units at any speed.
 
@@ -58,6 +63,7 @@ const STREAM_TRAFFIC: u64 = 1;
 const STREAM_CACHE: u64 = 2;
 const STREAM_BUS: u64 = 3;
 const STREAM_FAULT: u64 = 4;
+const STREAM_WRITES: u64 = 5;
 const STREAM_NODES: u64 = 1 << 32;
 
 /// A cumulative-on-render histogram: counts per bucket, sum and count.
@@ -127,6 +133,9 @@ pub struct Hop {
     /// Tries per second (smoothed).
     load: f64,
     tries_this_tick: u64,
+    retries_this_tick: u64,
+    /// The share of last second's tries that were retries.
+    pub retry_share: f64,
     pub rq_total: u64,
     pub rq_timeout: u64,
     pub rq_retry: u64,
@@ -145,6 +154,8 @@ impl Hop {
             breaker_open: false,
             load: 0.0,
             tries_this_tick: 0,
+            retries_this_tick: 0,
+            retry_share: 0.0,
             rq_total: 0,
             rq_timeout: 0,
             rq_retry: 0,
@@ -186,6 +197,20 @@ pub struct Bus {
     pub on_standby: bool,
 }
 
+/// The services that write, what they write, and how many writes per second.
+pub const WRITERS: [(&str, &str, f64); 2] = [("service-a", "order", 6.0), ("service-b", "ledger-entry", 3.0)];
+/// The hot entities each writer keeps writer counts for.
+pub const HOT_ENTITIES: usize = 5;
+
+#[derive(Clone, Debug, Default)]
+pub struct Writes {
+    /// Per writer (as `WRITERS`): attempts and conflicts.
+    pub attempts: [u64; 2],
+    pub conflicts: [u64; 2],
+    /// Per writer and hot entity: the writers over the last hour beyond the first (decaying).
+    pub extra_writers: [[f64; HOT_ENTITIES]; 2],
+}
+
 /// A fault being applied.
 #[derive(Clone, Debug)]
 pub struct ActiveFault {
@@ -220,6 +245,7 @@ pub struct Fleet {
     pub hops: Vec<Hop>,
     pub cache: Cache,
     pub bus: Bus,
+    pub writes: Writes,
     pub http_user: Histogram,
     pub http_health: Histogram,
     pub backoff_multiplier: f64,
@@ -268,6 +294,7 @@ impl Fleet {
                 evicted: 0,
             },
             bus: Bus::default(),
+            writes: Writes::default(),
             http_user: Histogram::new(HTTP_SECONDS),
             http_health: Histogram::new(HTTP_SECONDS),
             backoff_multiplier: 2.0,
@@ -605,6 +632,7 @@ impl Fleet {
         self.step_requests(&mut rng, day);
         self.step_cache(day);
         self.step_bus(day);
+        self.step_writes(day);
         self.tick += 1;
     }
 
@@ -739,6 +767,7 @@ impl Fleet {
             }
             elapsed += backoff;
             self.hops[hop].rq_retry += 1;
+            self.hops[hop].retries_this_tick += 1;
         }
     }
 
@@ -764,7 +793,9 @@ impl Fleet {
         self.http_health.observe(if lost { g.budget_s } else { (delay + own) / 1000.0 });
         for h in &mut self.hops {
             h.load = 0.7 * h.load + 0.3 * h.tries_this_tick as f64;
+            h.retry_share = h.retries_this_tick as f64 / h.tries_this_tick.max(1) as f64;
             h.tries_this_tick = 0;
+            h.retries_this_tick = 0;
         }
     }
 
@@ -837,6 +868,33 @@ impl Fleet {
         let miss = 1.0 - self.cache.hit_rate();
         let dups = redelivered + self.retried_payments;
         b.operations_duplicate += (0..dups).filter(|_| rng.chance(miss)).count() as u64;
+    }
+}
+
+impl Fleet {
+    fn step_writes(&mut self, day: f64) {
+        let mut rng = Rng::stream(self.seed, self.tick, STREAM_WRITES);
+        let n = self.nodes.len() as f64;
+        let skewed = self.nodes.iter().filter(|x| x.offset.abs() > 0.1 || x.byzantine).count() as f64 / n;
+        let hour = (-1.0f64 / 3600.0).exp();
+        for (k, (_, _, rate)) in WRITERS.iter().enumerate() {
+            // The writer's hop (service-a is hop 1, service-b hop 2): its retries send writes twice.
+            let hop = &self.hops[k + 1];
+            let p = (0.0008 + 0.05 * skewed + 0.2 * hop.retry_share).min(1.0);
+            let attempts = rng.poisson(rate * (1.0 + 0.2 * day));
+            let conflicts = (0..attempts).filter(|_| rng.chance(p)).count() as u64;
+            let w = &mut self.writes;
+            w.attempts[k] += attempts;
+            w.conflicts[k] += conflicts;
+            for e in &mut w.extra_writers[k] {
+                *e *= hour;
+            }
+            for _ in 0..conflicts {
+                // Hot entities take most conflicts: the first one the most.
+                let pick = (rng.uniform() * rng.uniform() * HOT_ENTITIES as f64) as usize;
+                w.extra_writers[k][pick.min(HOT_ENTITIES - 1)] += 1.0;
+            }
+        }
     }
 }
 

@@ -167,6 +167,26 @@ fn families(fleet: &Fleet) -> Vec<Family> {
         "Operations executed more than once (duplicates the idempotency cache missed).",
         count(b.operations_duplicate, d),
     ));
+    let w = &fleet.writes;
+    let mut attempts = family("write_attempts_total", Kind::Counter, "Writes attempted, by service and entity type.");
+    let mut conflicts = family(
+        "write_conflicts_total",
+        Kind::Counter,
+        "Writes that met a concurrent writer of the same entity (optimistic lock conflicts).",
+    );
+    let mut writers =
+        family("write_concurrent_writers", Kind::Gauge, "Distinct writers of a hot entity over the last hour.");
+    for (k, (service, entity, _)) in super::model::WRITERS.iter().enumerate() {
+        let l = || vec![("service", (*service).to_owned()), ("entity_type", (*entity).to_owned())];
+        attempts.samples.push(("", l(), count(w.attempts[k], d)));
+        conflicts.samples.push(("", l(), count(w.conflicts[k], d)));
+        for (j, extra) in w.extra_writers[k].iter().enumerate() {
+            let mut labels = l();
+            labels.push(("entity_id", format!("{entity}-{}", 1042 + 97 * j)));
+            writers.samples.push(("", labels, num((1.0 + extra).round())));
+        }
+    }
+    out.extend([attempts, conflicts, writers]);
     out
 }
 

@@ -330,6 +330,10 @@ fn draw_header(f: &mut Frame, area: Rect, vm: &ViewModel, theme: Theme) {
         spans.push(Span::styled(format!("[{}]", h.environment), style));
         spans.push(Span::raw(" "));
     }
+    if let Some(i) = &h.incident {
+        spans.push(Span::styled(format!(" {i} "), theme.level(Level::Page)));
+        spans.push(Span::raw(" "));
+    }
     let up_style = if h.total > 0 && h.up < h.total { theme.level(Level::Warn) } else { Style::new() };
     spans.push(Span::styled(format!("{}/{} up", h.up, h.total), up_style));
     spans.push(Span::raw(match h.poll_age {

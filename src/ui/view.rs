@@ -49,6 +49,8 @@ pub struct Header {
     pub poll_age: Option<i64>,
     pub clock: String,
     pub tags: Vec<&'static str>,
+    /// The open incident: `ASYNC-2026-001 P2 12m`.
+    pub incident: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -631,7 +633,12 @@ pub fn build(state: &State) -> ViewModel {
         tags.push("FROZEN");
     }
     let env = state.config.cockpit.environment.clone();
+    let incident = state.incidents.current.as_ref().map(|o| {
+        let age = crate::incident::templates::span(o.summary.duration_ms(now).unwrap_or(0));
+        format!("{} {} {age}", o.id.as_deref().unwrap_or("INCIDENT"), o.summary.severity)
+    });
     let header = Header {
+        incident,
         title: escape_control(&state.config.cockpit.title).into_owned(),
         production: matches!(env.to_ascii_lowercase().as_str(), "prod" | "production" | "live"),
         environment: escape_control(&env).into_owned(),
