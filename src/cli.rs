@@ -58,6 +58,73 @@ pub enum Command {
     Audit(AuditArgs),
     /// Graded drills: list them, run one in the cockpit or with a scripted operator
     Drill(DrillArgs),
+    /// The morning health report: the async system's health, then the period's alerts,
+    /// incidents, drills and runbook steps; exit 0 OK, 1 WARN, 2 PAGE, 3 UNKNOWN
+    Report(ReportArgs),
+    /// List incidents, or show one (or one of its templates, filled)
+    Incident(IncidentArgs),
+    /// A post-incident review draft from the incident's audit records
+    Postmortem(PostmortemArgs),
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    Text,
+    Markdown,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+    /// The period the history covers (and, against a Prometheus server, the range queries)
+    #[arg(long, default_value = "24h", value_name = "DURATION")]
+    pub since: String,
+    /// Write the report to this file instead of standard output
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// The audit log to read (default: the config's [audit] path)
+    #[arg(long, value_name = "PATH")]
+    pub audit_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct IncidentArgs {
+    /// The audit log to read (default: the config's [audit] path)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: IncidentCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum IncidentCommand {
+    /// Every incident in the audit log: id, severity, opened, closed, title
+    List,
+    /// One incident: what is known of it, or a template filled in
+    Show {
+        id: String,
+        /// declare, status or resolved: the seed's incident templates, pre-filled
+        #[arg(long, value_name = "KIND")]
+        template: Option<String>,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct PostmortemArgs {
+    pub id: String,
+    #[arg(long, value_enum, default_value = "markdown")]
+    pub format: PostmortemFormat,
+    /// The audit log to read (default: the config's [audit] path)
+    #[arg(long, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PostmortemFormat {
+    Markdown,
+    Json,
 }
 
 #[derive(Args, Debug)]

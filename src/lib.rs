@@ -13,6 +13,7 @@ pub mod exec;
 pub mod incident;
 pub mod intake;
 pub mod logging;
+pub mod report;
 pub mod runbooks;
 pub mod series;
 pub mod signals;

@@ -36,6 +36,9 @@ fn main() -> ExitCode {
         Some(Command::Runbook(a)) => commands::runbook::run(cli.config.as_deref(), cli.read_only, cli.dry_run, a),
         Some(Command::Audit(a)) => commands::audit::run(cli.config.as_deref(), a),
         Some(Command::Drill(a)) => commands::drill::run(cli.config.as_deref(), a, &opts),
+        Some(Command::Report(a)) => commands::report::run(cli.config.as_deref(), a),
+        Some(Command::Incident(a)) => commands::report::incident(cli.config.as_deref(), a),
+        Some(Command::Postmortem(a)) => commands::report::postmortem(cli.config.as_deref(), a),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

@@ -23,6 +23,15 @@ pub fn escape_control(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// As `escape_control`, keeping line breaks: for a multi-line document (a report) whose
+/// lines carry text from outside.
+pub fn escape_control_keep_newlines(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(|c| c != '\n' && is_control(c)) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(s.split('\n').map(|l| escape_control(l).into_owned()).collect::<Vec<_>>().join("\n"))
+}
+
 /// At most `n` characters of `s`, the last one `…` when cut.
 pub fn truncate_chars(s: &str, n: usize) -> Cow<'_, str> {
     if s.chars().count() <= n {
@@ -48,6 +57,7 @@ mod tests {
         assert_eq!(escape_control("a\u{1b}[2Jb"), "a\\x1b[2Jb");
         assert_eq!(escape_control("x\ny\tz"), "x\\ny\\tz");
         assert_eq!(escape_control("\u{9b}31m"), "\\u{9b}31m");
+        assert_eq!(escape_control_keep_newlines("a\nb\u{1b}c\n"), "a\nb\\x1bc\n");
         assert_eq!(escape_control("héllo ✓"), "héllo ✓");
     }
 }

@@ -25,6 +25,8 @@ pub struct Snapshot {
     pub at_ms: i64,
     /// In config order.
     pub outcomes: Vec<Outcome>,
+    /// The report queries' outcomes, in config order (empty unless asked for).
+    pub queries: Vec<Outcome>,
     pub alerts: Vec<Alert>,
     pub targets: Vec<TargetHealth>,
     pub source_problems: Vec<(String, String)>,
@@ -82,7 +84,18 @@ fn ingest(store: &mut Store, health: &mut HashMap<u64, TargetHealth>, targets: &
 
 /// Polls, evaluates and judges every signal once.
 pub async fn evaluate_once(config: &Config) -> Snapshot {
-    let local: Vec<&Signal> = config.signals.iter().filter(|s| s.evaluation == Evaluation::Local).collect();
+    evaluate(config, false).await
+}
+
+/// As `evaluate_once`, and the report queries over the same poll.
+pub async fn evaluate_for_report(config: &Config) -> Snapshot {
+    evaluate(config, true).await
+}
+
+async fn evaluate(config: &Config, with_queries: bool) -> Snapshot {
+    let extra: &[Signal] = if with_queries { &config.report_queries } else { &[] };
+    let all: Vec<&Signal> = config.signals.iter().chain(extra).collect();
+    let local: Vec<&Signal> = all.iter().copied().filter(|s| s.evaluation == Evaluation::Local).collect();
     let filter = NameFilter::for_signals(local.iter().copied());
     let (targets, problems) = discover_once(config);
     let mut store = Store::with_retention(config.retention_policy(), config.cockpit.max_series);
@@ -109,10 +122,10 @@ pub async fn evaluate_once(config: &Config) -> Snapshot {
     }
     let at_ms = now_ms();
     let lookback = i64::try_from(config.cockpit.lookback.as_millis()).unwrap_or(i64::MAX);
-    let mut outcomes: Vec<Option<Outcome>> = vec![None; config.signals.len()];
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; all.len()];
     let mut queries = Vec::new();
     let mut clients: HashMap<usize, Result<reqwest::Client, String>> = HashMap::new();
-    for (k, s) in config.signals.iter().enumerate() {
+    for (k, s) in all.iter().enumerate() {
         match s.evaluation {
             Evaluation::Local => outcomes[k] = Some(evaluate_local(s, &store, lookback, at_ms)),
             Evaluation::Server(src) => {
@@ -137,10 +150,11 @@ pub async fn evaluate_once(config: &Config) -> Snapshot {
     }
     for (k, task) in queries {
         let value = task.await.unwrap_or_else(|e| Err(format!("query task failed: {e}")));
-        outcomes[k] = Some(judge(&config.signals[k], value, false));
+        outcomes[k] = Some(judge(all[k], value, false));
     }
-    let outcomes: Vec<Outcome> =
+    let mut outcomes: Vec<Outcome> =
         outcomes.into_iter().map(|o| o.unwrap_or(Outcome::Failed { reason: "not evaluated".into() })).collect();
+    let queries = outcomes.split_off(config.signals.len());
     let mut engine = Engine::new(config.cockpit.max_alerts_per_signal, 15 * 60 * 1000);
     for (s, o) in config.signals.iter().zip(&outcomes) {
         engine.observe(s, o, at_ms);
@@ -150,6 +164,7 @@ pub async fn evaluate_once(config: &Config) -> Snapshot {
     Snapshot {
         at_ms,
         outcomes,
+        queries,
         alerts: engine.alerts().to_vec(),
         targets,
         source_problems: problems.into_iter().map(|(k, p)| (config.sources[k].name.clone(), p)).collect(),

@@ -5,6 +5,7 @@ pub mod chaos;
 pub mod check;
 pub mod drill;
 pub mod eval;
+pub mod report;
 pub mod runbook;
 pub mod scrape;
 pub mod sim;

@@ -741,9 +741,8 @@ impl Validator {
 
     /// A `[[report-query]]`: a signal's expression without the dashboard's keys.
     fn report_query(&mut self, q: MergedSignal, sources: &[Source]) -> Option<Signal> {
-        let keys: [(&str, Option<Range<usize>>, usize); 9] = [
+        let keys: [(&str, Option<Range<usize>>, usize); 8] = [
             ("panel", q.panel.as_ref().map(At::span), q.panel.as_ref().map_or(0, |a| a.file)),
-            ("direction", q.direction.as_ref().map(At::span), q.direction.as_ref().map_or(0, |a| a.file)),
             ("warn", q.warn.as_ref().map(At::span), q.warn.as_ref().map_or(0, |a| a.file)),
             ("page", q.page.as_ref().map(At::span), q.page.as_ref().map_or(0, |a| a.file)),
             ("clear", q.clear.as_ref().map(At::span), q.clear.as_ref().map_or(0, |a| a.file)),
@@ -761,7 +760,7 @@ impl Validator {
                 self.err_span(
                     file,
                     span,
-                    format!("a [[report-query]] takes id, title, expr, unit and source, not {key}"),
+                    format!("a [[report-query]] takes id, title, expr, unit, direction and source, not {key}"),
                 );
             }
         }

@@ -148,6 +148,8 @@ impl Tracker {
             ("prefix", self.prefix.clone().into()),
         ];
         if let Some(t) = trigger {
+            // When the trigger's condition began: its firing at WARN may predate the incident.
+            fields.push(("since_ms", t.active_since.into()));
             fields.push(("signal", t.signal.clone().into()));
             fields.push(("labels", crate::text::escape_control(&t.labels).into_owned().into()));
         }
@@ -319,10 +321,14 @@ pub struct Summary {
     pub timeline: Vec<Entry>,
     /// The drill it belongs to, if any.
     pub drill: Option<String>,
+    /// When the condition of the alert that opened it began.
+    pub trigger_onset_ms: Option<i64>,
 }
 
-fn str_of<'a>(r: &'a Record, k: &str) -> &'a str {
-    r.get(k).and_then(Value::as_str).unwrap_or("")
+/// A record's text field, control characters escaped: the log is read back from disk, and
+/// anything may have been written into it.
+fn str_of<'a>(r: &'a Record, k: &str) -> std::borrow::Cow<'a, str> {
+    crate::text::escape_control(r.get(k).and_then(Value::as_str).unwrap_or(""))
 }
 
 impl Summary {
@@ -373,12 +379,14 @@ impl Summary {
             self.drill = Some(d.to_owned());
         }
         let kind = str_of(r, "kind");
+        let kind = &*kind;
         match kind {
             "incident-opened" => {
-                self.title = str_of(r, "title").to_owned();
-                self.severity = str_of(r, "severity").to_owned();
+                self.title = str_of(r, "title").into_owned();
+                self.severity = str_of(r, "severity").into_owned();
                 self.opened_ms = Some(at_ms);
-                self.opened_by = str_of(r, "opened_by").to_owned();
+                self.opened_by = str_of(r, "opened_by").into_owned();
+                self.trigger_onset_ms = r.get("since_ms").and_then(Value::as_i64);
                 let how = if self.opened_by == "auto" {
                     "opened by the first page".to_owned()
                 } else {
@@ -389,23 +397,27 @@ impl Summary {
             }
             "incident-updated" => {
                 for (k, what) in [("title", "title"), ("severity", "severity"), ("status", "status")] {
-                    let Some(v) = r.get(k).and_then(Value::as_str) else { continue };
+                    if !r.contains_key(k) {
+                        continue;
+                    }
+                    let v = str_of(r, k);
                     match k {
-                        "title" => self.title = v.to_owned(),
-                        "severity" => self.severity = v.to_owned(),
-                        _ => self.status = Some(v.to_owned()),
+                        "title" => self.title = v.clone().into_owned(),
+                        "severity" => self.severity = v.clone().into_owned(),
+                        _ => self.status = Some(v.clone().into_owned()),
                     }
                     self.entry(at_ms, by, kind, format!("{what}: {v}"));
                 }
             }
             "incident-closed" => {
                 self.closed_ms = Some(at_ms);
-                self.closed_how = Some(str_of(r, "how").to_owned());
+                self.closed_how = Some(str_of(r, "how").into_owned());
                 self.entry(at_ms, by, kind, format!("Incident closed: {}", str_of(r, "how")));
             }
             "alert" => {
-                let (signal, labels, transition) = (str_of(r, "signal"), str_of(r, "labels"), str_of(r, "transition"));
-                let (signal, labels) = (signal.to_owned(), labels.to_owned());
+                let (signal, labels) = (str_of(r, "signal").into_owned(), str_of(r, "labels").into_owned());
+                let transition = str_of(r, "transition");
+                let transition = &*transition;
                 let value = r.get("value").and_then(Value::as_f64);
                 let shown = value.map(|v| fmt(&signal, v)).unwrap_or_default();
                 let onset = r.get("since_ms").and_then(Value::as_i64);
@@ -432,6 +444,8 @@ impl Summary {
                         }
                     }
                     (None, "escalated") => {
+                        // Fired at WARN before the incident: its page is when it is seen here.
+                        a.fired_ms.get_or_insert(at_ms);
                         a.severity = "PAGE".into();
                         "escalated to PAGE"
                     }
@@ -460,7 +474,7 @@ impl Summary {
                 self.entry(at_ms, by, kind, text);
             }
             "runbook-opened" => {
-                let rb = str_of(r, "runbook").to_owned();
+                let rb = str_of(r, "runbook").into_owned();
                 self.entry(at_ms, by, kind, format!("runbook {rb} opened by {by}"));
                 self.runbooks.insert(rb);
             }
@@ -482,12 +496,12 @@ impl Summary {
             "step-finished" => {
                 let exit = r.get("exit").and_then(Value::as_i64);
                 let passed = r.get("passed") == Some(&Value::Bool(true));
-                let status = str_of(r, "status").to_owned();
+                let status = str_of(r, "status").into_owned();
                 let step = StepSummary {
                     at_ms,
-                    runbook: str_of(r, "runbook").to_owned(),
-                    step: str_of(r, "step").to_owned(),
-                    target: str_of(r, "target").to_owned(),
+                    runbook: str_of(r, "runbook").into_owned(),
+                    step: str_of(r, "step").into_owned(),
+                    target: str_of(r, "target").into_owned(),
                     by: by.to_owned(),
                     status: status.clone(),
                     exit,
@@ -530,7 +544,12 @@ impl Summary {
 
     /// When the trouble began: the earliest onset (or firing) of its alerts, else the opening.
     pub fn onset_ms(&self) -> Option<i64> {
-        self.alerts.iter().filter_map(|a| a.onset_ms.or(a.fired_ms)).min().or(self.opened_ms)
+        self.alerts
+            .iter()
+            .filter_map(|a| a.onset_ms.or(a.fired_ms))
+            .chain(self.trigger_onset_ms)
+            .min()
+            .or(self.opened_ms)
     }
 
     /// When nightwatch detected it: the first alert that fired.
@@ -622,8 +641,8 @@ pub fn next_id(log_text: &str, prefix: &str, year: i32) -> String {
         .lines()
         .filter(|l| l.contains("\"incident-opened\""))
         .filter_map(|l| serde_json::from_str::<Record>(l).ok())
-        .filter(|r| str_of(r, "kind") == "incident-opened")
-        .filter_map(|r| str_of(&r, "incident").strip_prefix(&stem).and_then(|n| n.parse::<u32>().ok()))
+        .filter(|r| r.get("kind").and_then(Value::as_str) == Some("incident-opened"))
+        .filter_map(|r| r.get("incident").and_then(Value::as_str)?.strip_prefix(&stem)?.parse::<u32>().ok())
         .max()
         .unwrap_or(0);
     format!("{stem}{:03}", highest + 1)

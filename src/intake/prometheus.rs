@@ -75,6 +75,32 @@ pub async fn instant_query(
         .append_pair("query", expr)
         .append_pair("time", &format!("{:.3}", at_ms as f64 / 1000.0))
         .append_pair("timeout", &format!("{}ms", timeout.as_millis()));
+    fetch(client, url, auth, timeout).await
+}
+
+/// Evaluates `expr` over `[start_ms, end_ms]` every `step` on the server (`/api/v1/query_range`):
+/// a matrix.
+pub async fn range_query(
+    client: &reqwest::Client,
+    base: &Url,
+    auth: &Auth,
+    expr: &str,
+    (start_ms, end_ms): (i64, i64),
+    step: Duration,
+    timeout: Duration,
+) -> Result<Value, String> {
+    let mut url = query_url(base)?;
+    url.set_path(&format!("{}_range", url.path()));
+    url.query_pairs_mut()
+        .append_pair("query", expr)
+        .append_pair("start", &format!("{:.3}", start_ms as f64 / 1000.0))
+        .append_pair("end", &format!("{:.3}", end_ms as f64 / 1000.0))
+        .append_pair("step", &format!("{}ms", step.as_millis().max(1)))
+        .append_pair("timeout", &format!("{}ms", timeout.as_millis()));
+    fetch(client, url, auth, timeout).await
+}
+
+async fn fetch(client: &reqwest::Client, url: Url, auth: &Auth, timeout: Duration) -> Result<Value, String> {
     let req = client.get(url);
     let req = authorize(req, auth)?;
     let fut = async {

@@ -33,7 +33,8 @@ pub struct Watch {
 impl Watch {
     /// `config` decides the signals; its sources are ignored: the fleet is the only target.
     pub fn new(config: Config) -> Watch {
-        let local: Vec<_> = config.signals.iter().filter(|s| s.evaluation == Evaluation::Local).collect();
+        let local: Vec<_> =
+            config.signals.iter().chain(&config.report_queries).filter(|s| s.evaluation == Evaluation::Local).collect();
         let filter = NameFilter::for_signals(local);
         let store = Store::with_retention(config.retention_policy(), config.cockpit.max_series);
         let spec = Spec {
@@ -51,12 +52,24 @@ impl Watch {
     /// the config's order).
     pub fn scrape(&mut self, fleet: &Fleet, at_ms: i64) -> Vec<Outcome> {
         let body = render::render(fleet, Format::Text).into_bytes();
-        if let Ok(s) = parse_body(body, Format::Text, &self.spec, &self.filter) {
-            self.store.ingest(1, &self.target, s.batch.samples(), decode_series, at_ms);
-        }
+        // The renderer's text always parses; a body that did not would be a missed scrape.
+        let _ = self.ingest(body, at_ms);
+        self.evaluate(&self.config.signals, at_ms)
+    }
+
+    /// Ingests a body in the text format as a scrape stamped `at_ms` (a recorded scrape, in
+    /// tests); the parse error if it does not parse.
+    pub fn ingest(&mut self, body: Vec<u8>, at_ms: i64) -> Result<(), String> {
+        let s = parse_body(body, Format::Text, &self.spec, &self.filter).map_err(|e| e.to_string())?;
+        self.store.ingest(1, &self.target, s.batch.samples(), decode_series, at_ms);
         self.store.gc(at_ms);
+        Ok(())
+    }
+
+    /// These signals' (or report queries') outcomes at `at_ms`, over what was ingested.
+    pub fn evaluate(&self, signals: &[crate::config::Signal], at_ms: i64) -> Vec<Outcome> {
         let lookback = i64::try_from(self.config.cockpit.lookback.as_millis()).unwrap_or(i64::MAX);
-        self.config.signals.iter().map(|s| evaluate_local(s, &self.store, lookback, at_ms)).collect()
+        signals.iter().map(|s| evaluate_local(s, &self.store, lookback, at_ms)).collect()
     }
 }
 

@@ -880,7 +880,7 @@ impl Fleet {
         for (k, (_, _, rate)) in WRITERS.iter().enumerate() {
             // The writer's hop (service-a is hop 1, service-b hop 2): its retries send writes twice.
             let hop = &self.hops[k + 1];
-            let p = (0.0008 + 0.05 * skewed + 0.2 * hop.retry_share).min(1.0);
+            let p = (0.0008 + 0.01 * skewed + 0.05 * hop.retry_share).min(1.0);
             let attempts = rng.poisson(rate * (1.0 + 0.2 * day));
             let conflicts = (0..attempts).filter(|_| rng.chance(p)).count() as u64;
             let w = &mut self.writes;

@@ -183,7 +183,8 @@ fn families(fleet: &Fleet) -> Vec<Family> {
         for (j, extra) in w.extra_writers[k].iter().enumerate() {
             let mut labels = l();
             labels.push(("entity_id", format!("{entity}-{}", 1042 + 97 * j)));
-            writers.samples.push(("", labels, num((1.0 + extra).round())));
+            // Distinct writers: never more than there are nodes.
+            writers.samples.push(("", labels, num((1.0 + extra).round().min(fleet.nodes.len() as f64))));
         }
     }
     out.extend([attempts, conflicts, writers]);

@@ -324,8 +324,25 @@ fn too_small(f: &mut Frame, area: Rect) {
 
 fn draw_header(f: &mut Frame, area: Rect, vm: &ViewModel, theme: Theme) {
     let h = &vm.header;
+    let clock = format!("{} ", h.clock);
+    let cw = clock.chars().count() as u16;
+    // Narrow terminals: the poll age shrinks, then the environment goes, before anything is cut.
+    let mut left = header_line(h, theme, true, true);
+    for (long_poll, env) in [(false, true), (false, false)] {
+        if left.width() + usize::from(cw) <= usize::from(area.width) {
+            break;
+        }
+        left = header_line(h, theme, long_poll, env);
+    }
+    f.render_widget(Paragraph::new(left), Rect { width: area.width.saturating_sub(cw), ..area });
+    if area.width > cw {
+        f.render_widget(Paragraph::new(clock), Rect { x: area.x + area.width - cw, width: cw, ..area });
+    }
+}
+
+fn header_line(h: &crate::ui::view::Header, theme: Theme, long_poll: bool, env: bool) -> Line<'static> {
     let mut spans = vec![Span::styled(format!(" {} ", h.title), theme.title())];
-    if !h.environment.is_empty() {
+    if env && !h.environment.is_empty() {
         let style = if h.production { theme.production() } else { theme.dim() };
         spans.push(Span::styled(format!("[{}]", h.environment), style));
         spans.push(Span::raw(" "));
@@ -336,21 +353,18 @@ fn draw_header(f: &mut Frame, area: Rect, vm: &ViewModel, theme: Theme) {
     }
     let up_style = if h.total > 0 && h.up < h.total { theme.level(Level::Warn) } else { Style::new() };
     spans.push(Span::styled(format!("{}/{} up", h.up, h.total), up_style));
-    spans.push(Span::raw(match h.poll_age {
-        Some(s) => format!("{}polled {s}s ago", theme.glyphs().sep),
-        None => format!("{}not polled yet", theme.glyphs().sep),
+    let sep = theme.glyphs().sep;
+    spans.push(Span::raw(match (h.poll_age, long_poll) {
+        (Some(s), true) => format!("{sep}polled {s}s ago"),
+        (Some(s), false) => format!("{sep}{s}s"),
+        (None, true) => format!("{sep}not polled yet"),
+        (None, false) => format!("{sep}no poll"),
     }));
     for t in &h.tags {
         spans.push(Span::raw(" "));
         spans.push(Span::styled(format!(" {t} "), theme.tag()));
     }
-    let left = Line::from(spans);
-    let clock = format!("{} ", h.clock);
-    let cw = clock.chars().count() as u16;
-    f.render_widget(Paragraph::new(left), Rect { width: area.width.saturating_sub(cw), ..area });
-    if area.width > cw {
-        f.render_widget(Paragraph::new(clock), Rect { x: area.x + area.width - cw, width: cw, ..area });
-    }
+    Line::from(spans)
 }
 
 fn draw_footer(f: &mut Frame, area: Rect, vm: &ViewModel, theme: Theme) {

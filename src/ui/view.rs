@@ -49,7 +49,7 @@ pub struct Header {
     pub poll_age: Option<i64>,
     pub clock: String,
     pub tags: Vec<&'static str>,
-    /// The open incident: `ASYNC-2026-001 P2 12m`.
+    /// The open incident: `ASYNC-2026-001 P2`.
     pub incident: Option<String>,
 }
 
@@ -633,10 +633,12 @@ pub fn build(state: &State) -> ViewModel {
         tags.push("FROZEN");
     }
     let env = state.config.cockpit.environment.clone();
-    let incident = state.incidents.current.as_ref().map(|o| {
-        let age = crate::incident::templates::span(o.summary.duration_ms(now).unwrap_or(0));
-        format!("{} {} {age}", o.id.as_deref().unwrap_or("INCIDENT"), o.summary.severity)
-    });
+    // Its age and title are one `:incident` away; the header has little room.
+    let incident = state
+        .incidents
+        .current
+        .as_ref()
+        .map(|o| format!("{} {}", escape_control(o.id.as_deref().unwrap_or("INCIDENT")), o.summary.severity));
     let header = Header {
         incident,
         title: escape_control(&state.config.cockpit.title).into_owned(),
