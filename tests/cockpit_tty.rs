@@ -196,6 +196,9 @@ async fn a_page_enter_the_runbook_run_the_remedy_verified_and_audited() {
         .expect("chaos");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     tmux.wait_for("clock skew to page", Duration::from_secs(30), |s| s.contains("PAGE  clock-skew"));
+    // The page opened an incident: the first of this year in a fresh audit log.
+    let incident = format!("ASYNC-{}-001", chrono::Utc::now().format("%Y"));
+    tmux.wait_for("the incident in the header", Duration::from_secs(10), |s| s.contains(&format!("{incident} P2")));
 
     tmux.keys(&["Tab"]);
     tmux.keys(&["Enter"]);
@@ -211,8 +214,42 @@ async fn a_page_enter_the_runbook_run_the_remedy_verified_and_audited() {
     tmux.wait_for("the output in the pane", Duration::from_secs(20), |s| s.contains("stepped the clocks of node-03"));
     tmux.wait_for("the verification", Duration::from_secs(60), |s| s.contains("verified: clock-skew < 100ms"));
     tmux.keys(&["Escape"]);
+    // The declaration template goes to the clipboard by OSC 52 (tmux keeps it as a buffer).
+    tmux.cmd(&["set-option", "-g", "set-clipboard", "on"]);
+    tmux.keys(&[":"]);
+    tmux.keys(&["-l", "incident copy declare"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the copy", Duration::from_secs(10), |s| s.contains("template is on the clipboard"));
+    let buffer = String::from_utf8_lossy(&tmux.cmd(&["show-buffer"]).stdout).into_owned();
+    assert!(
+        buffer.starts_with("INCIDENT DECLARED") && buffer.contains(&format!("Incident ID: {incident}")),
+        "{buffer}"
+    );
+    assert!(buffer.contains("- runbook clock-skew opened"), "{buffer}");
     tmux.keys(&["q"]);
     tmux.wait_for("the cockpit to exit", Duration::from_secs(5), |s| s.contains("EXITED=0"));
+
+    // The post-incident review finds the incident's timeline: the page, the runbook, the step
+    // with who ran it and its exit code, the verification.
+    let out = Command::new(nightwatch())
+        .args(["--config"])
+        .arg(&config)
+        .args(["postmortem", &incident])
+        .output()
+        .expect("pm");
+    let pm = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{pm}{}", String::from_utf8_lossy(&out.stderr));
+    let me = nightwatch::audit::Who::me().user.clone();
+    for want in [
+        format!("**Incident ID**: {incident}"),
+        "node=\"node-03\"} firing at PAGE".to_owned(),
+        format!("runbook clock-skew opened by {me}"),
+        format!("{me} ran clock-skew/ntp-sync on node-03"),
+        "clock-skew/ntp-sync on node-03: exit 0 (exit code 0), passed".to_owned(),
+        "verified clock-skew < 100ms".to_owned(),
+    ] {
+        assert!(pm.contains(&want), "no {want:?} in the review:\n{pm}");
+    }
 
     let audit = |args: &[&str]| {
         Command::new(nightwatch()).args(["audit", "--config"]).arg(&config).args(args).output().expect("audit")

@@ -263,3 +263,33 @@ fn bad_key_bindings_name_their_place() {
     let e = errors("[keys]\nhelp = []\n");
     assert!(e.iter().any(|m| m.contains("help needs at least one key")), "{e:?}");
 }
+
+#[test]
+fn report_queries_overlay_by_id_and_refuse_dashboard_keys() {
+    let c = load("[[report-query]]\nid = \"skew-max\"\nexpr = \"max(node_timex_offset_seconds)\"\n").expect("valid");
+    let q = c.report_queries.iter().find(|q| q.id == "skew-max").expect("skew-max");
+    assert_eq!((q.expr.as_str(), q.unit), ("max(node_timex_offset_seconds)", Unit::Seconds), "expr retuned, unit kept");
+    assert!(c.report_queries.iter().any(|q| q.id == "write-conflicts"), "the other shipped queries stay");
+    assert_eq!(
+        errors("[[report-query]]\nid = \"x\"\nexpr = \"up\"\npage = 3\n"),
+        ["/etc/nw/user.toml:4:8: a [[report-query]] takes id, title, expr, unit, direction and source, not page"]
+    );
+    assert_eq!(
+        errors("[[report-query]]\nid = \"x\"\nexpr = \"rate(up[5m]\"\n")[0].split(": expression").next(),
+        Some("/etc/nw/user.toml:3:8")
+    );
+}
+
+#[test]
+fn incidents_settings_are_checked() {
+    let c = load("[incidents]\nprefix = \"PAY\"\nquiet = \"30m\"\nseverity = \"P1\"\n").expect("valid");
+    assert_eq!(
+        c.incidents,
+        IncidentSettings { prefix: "PAY".into(), quiet: Duration::from_secs(1800), severity: "P1".into() }
+    );
+    assert_eq!(Config::from_texts(None).expect("defaults").incidents, IncidentSettings::default());
+    let e = errors("[incidents]\nprefix = \"pay-ops\"\nseverity = \"SEV1\"\nquiet = \"soon\"\n");
+    assert_eq!(e.len(), 3, "{e:?}");
+    assert!(e[0].starts_with("/etc/nw/user.toml:2:10: prefix must be"), "{e:?}");
+    assert!(errors("[incidents]\nprefix = \"DRILL\"\n")[0].contains("kept for drills"));
+}
