@@ -1,8 +1,12 @@
 //! `nightwatch report`, `incident` and `postmortem` as cron jobs and people run them: piped
 //! output without escape codes, files, exit codes.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use support::{Reply, serve};
 
 fn nightwatch(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_nightwatch"))
@@ -130,4 +134,56 @@ fn postmortem_and_incident_read_the_audit_log() {
     assert!(t.contains("Severity: P2\n") && t.contains("Type: clock-skew, retry-storm\n"), "{t}");
     let out = nightwatch(&["incident", "show", "ASYNC-2026-001", "--template", "postcard", "--file", &audit]);
     assert_eq!(out.status.code(), Some(64));
+}
+
+/// Against a Prometheus-compatible server, the report queries are asked over the period
+/// (`/api/v1/query_range`) and the worst value shows; the server's own `ALERTS` are listed.
+#[tokio::test(flavor = "multi_thread")]
+async fn against_a_server_the_period_is_asked_with_range_queries() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let log = seen.clone();
+    let addr = serve(move |path| {
+        log.lock().map(|mut v| v.push(path.to_owned())).ok();
+        let matrix = |series: &str| {
+            Reply::ok("application/json", format!(r#"{{"status":"success","data":{{"resultType":"matrix","result":[{series}]}}}}"#))
+        };
+        if path.starts_with("/api/v1/query_range") && path.contains("ALERTS") {
+            matrix(r#"{"metric":{"__name__":"ALERTS","alertname":"NodeClockSkew","alertstate":"firing","instance":"node-03:9100"},"values":[[1795489925,"1"],[1795490285,"1"]]}"#)
+        } else if path.starts_with("/api/v1/query_range") && path.contains("max%28abs%28node_timex") {
+            matrix(r#"{"metric":{},"values":[[1795489925,"0.05"],[1795490000,"0.31"],[1795490285,"0.12"]]}"#)
+        } else if path.starts_with("/api/v1/query_range") {
+            matrix("")
+        } else {
+            Reply::ok("application/json", r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#)
+        }
+    })
+    .await;
+    let config = std::env::temp_dir().join(format!("nightwatch-report-server-{}.toml", std::process::id()));
+    std::fs::write(&config, format!("[[source]]\nname = \"prom\"\nkind = \"prometheus\"\nurl = \"http://{addr}\"\n"))
+        .expect("config");
+    let empty = std::env::temp_dir().join(format!("nightwatch-report-none-{}.jsonl", std::process::id()));
+    let args: Vec<String> = [
+        "--config",
+        &config.display().to_string(),
+        "report",
+        "--since",
+        "24h",
+        "--audit-file",
+        &empty.display().to_string(),
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    let out = tokio::task::spawn_blocking(move || nightwatch(&args.iter().map(String::as_str).collect::<Vec<_>>()))
+        .await
+        .expect("run");
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("worst values of the period (range queries)"), "{stdout}");
+    assert!(stdout.contains("CLOCK SKEW:          310ms"), "the worst of the period, not the last value:\n{stdout}");
+    assert!(stdout.contains("server NodeClockSkew {instance=\"node-03:9100\"} firing"), "{stdout}");
+    let paths = seen.lock().map(|v| v.clone()).unwrap_or_default();
+    let ranges: Vec<&String> = paths.iter().filter(|p| p.starts_with("/api/v1/query_range")).collect();
+    assert!(ranges.iter().all(|p| p.contains("step=") && p.contains("start=") && p.contains("end=")), "{ranges:?}");
+    assert!(ranges.len() >= 8, "every report query and ALERTS as range queries: {ranges:?}");
+    let _ = std::fs::remove_file(&config);
 }

@@ -185,3 +185,22 @@ fn absurd_inputs_are_refused_or_survived_without_a_panic() {
     assert!(parse_all(body.as_bytes(), Format::Text).is_ok(), "still valid exposition");
     assert!(f.inject(&Injection { fault: FaultSpec::DropAcks { probability: 0.1 }, duration_s: Some(-1.0) }).is_err());
 }
+
+#[test]
+fn skewed_clocks_make_write_conflicts() {
+    let calm = {
+        let mut f = Fleet::new(20, 5);
+        f.advance_to(30 * 60_000);
+        f.writes.conflicts.iter().sum::<u64>()
+    };
+    let mut f = Fleet::new(20, 5);
+    let nodes = Nodes::Percent(0.5);
+    f.inject(&Injection { fault: FaultSpec::ClockJump { offset_s: 2.0, nodes }, duration_s: Some(3600.0) })
+        .expect("inject");
+    f.advance_to(30 * 60_000);
+    let skewed = f.writes.conflicts.iter().sum::<u64>();
+    assert!(skewed > 3 * calm.max(1), "half the clocks off: {skewed} conflicts against {calm}");
+    assert!(f.writes.attempts[0] > f.writes.attempts[1], "orders are written more often than ledger entries");
+    let hottest = f.writes.extra_writers[0][0];
+    assert!(hottest >= f.writes.extra_writers[0][super::HOT_ENTITIES - 1], "the first entity is the hottest");
+}
