@@ -134,6 +134,19 @@ fn step_for(since: Duration) -> Duration {
     (since / 250).max(Duration::from_secs(15))
 }
 
+/// `expr` over `[start, end]` on a prometheus source.
+async fn ask_range(
+    source: &crate::config::Source,
+    url: &reqwest::Url,
+    expr: &str,
+    span: (i64, i64),
+    since: Duration,
+) -> Result<Value, String> {
+    let client = crate::intake::http::client(&source.tls, source.timeout)?;
+    crate::intake::prometheus::range_query(&client, url, &source.auth, expr, span, step_for(since), source.timeout)
+        .await
+}
+
 /// Each server-evaluated report query over the period: per series, the worst value it reached.
 async fn over_the_period(
     config: &Config,
@@ -207,21 +220,7 @@ async fn alerts_of_the_server(
     };
     let SourceKind::Prometheus { url } = &source.kind else { return Vec::new() };
     let start = end.saturating_sub(i64::try_from(since.as_millis()).unwrap_or(i64::MAX));
-    let answer = match crate::intake::http::client(&source.tls, source.timeout) {
-        Ok(c) => {
-            crate::intake::prometheus::range_query(
-                &c,
-                url,
-                &source.auth,
-                "ALERTS{alertstate=\"firing\"}",
-                (start, end),
-                step_for(since),
-                source.timeout,
-            )
-            .await
-        }
-        Err(e) => Err(e),
-    };
+    let answer = ask_range(source, url, "ALERTS{alertstate=\"firing\"}", (start, end), since).await;
     match answer {
         Ok(Value::Matrix(series)) => {
             let mut v: Vec<ServerAlert> = series

@@ -292,6 +292,25 @@ pub struct StepSummary {
     pub status: String,
     pub exit: Option<i64>,
     pub passed: bool,
+    /// The incident it was recorded under.
+    pub incident: Option<String>,
+}
+
+impl StepSummary {
+    /// From a `step-finished` record written at `at_ms` by `by`.
+    pub fn from_record(r: &Record, at_ms: i64, by: &str) -> StepSummary {
+        StepSummary {
+            at_ms,
+            runbook: str_of(r, "runbook").into_owned(),
+            step: str_of(r, "step").into_owned(),
+            target: str_of(r, "target").into_owned(),
+            by: crate::text::escape_control(by).into_owned(),
+            status: str_of(r, "status").into_owned(),
+            exit: r.get("exit").and_then(Value::as_i64),
+            passed: r.get("passed") == Some(&Value::Bool(true)),
+            incident: r.get("incident").and_then(Value::as_str).map(|i| crate::text::escape_control(i).into_owned()),
+        }
+    }
 }
 
 /// One line of the timeline.
@@ -494,26 +513,15 @@ impl Summary {
                 self.entry(at_ms, by, kind, text);
             }
             "step-finished" => {
-                let exit = r.get("exit").and_then(Value::as_i64);
-                let passed = r.get("passed") == Some(&Value::Bool(true));
-                let status = str_of(r, "status").into_owned();
-                let step = StepSummary {
-                    at_ms,
-                    runbook: str_of(r, "runbook").into_owned(),
-                    step: str_of(r, "step").into_owned(),
-                    target: str_of(r, "target").into_owned(),
-                    by: by.to_owned(),
-                    status: status.clone(),
-                    exit,
-                    passed,
-                };
+                let step = StepSummary::from_record(r, at_ms, by);
                 let text = format!(
-                    "{}/{} on {}: {status}{}, {}",
+                    "{}/{} on {}: {}{}, {}",
                     step.runbook,
                     step.step,
                     step.target,
-                    exit.map_or_else(String::new, |e| format!(" (exit code {e})")),
-                    if passed { "passed" } else { "FAILED" }
+                    step.status,
+                    step.exit.map_or_else(String::new, |e| format!(" (exit code {e})")),
+                    if step.passed { "passed" } else { "FAILED" }
                 );
                 self.steps.push(step);
                 self.entry(at_ms, by, kind, text);

@@ -46,18 +46,7 @@ pub struct AlertSpan {
 }
 
 /// A runbook step run in the period.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct StepRun {
-    pub at_ms: i64,
-    pub runbook: String,
-    pub step: String,
-    pub target: String,
-    pub by: String,
-    pub status: String,
-    pub exit: Option<i64>,
-    pub passed: bool,
-    pub incident: Option<String>,
-}
+pub type StepRun = crate::incident::StepSummary;
 
 /// A drill that ended in the period.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -160,17 +149,7 @@ impl History {
                             .get_or_insert_with(|| crate::text::escape_control(&who_of(&r.fields)).into_owned());
                     }
                 }
-                "step-finished" => h.steps.push(StepRun {
-                    at_ms: at,
-                    runbook: text(r, "runbook"),
-                    step: text(r, "step"),
-                    target: text(r, "target"),
-                    by: crate::text::escape_control(&who_of(&r.fields)).into_owned(),
-                    status: text(r, "status"),
-                    exit: r.fields.get("exit").and_then(Value::as_i64),
-                    passed: r.fields.get("passed") == Some(&Value::Bool(true)),
-                    incident,
-                }),
+                "step-finished" => h.steps.push(StepRun::from_record(&r.fields, at, &who_of(&r.fields))),
                 _ => {}
             }
         }
