@@ -116,7 +116,7 @@ fn the_report_says_what_a_stand_up_needs() {
 
 fn review() -> postmortem::Review {
     let config = config();
-    let fmt = |s: &str, v: f64| nightwatch::app::state::format_value(&config, s, v);
+    let fmt = |s: &str, v: f64| config.format_value(s, v);
     let s = Summary::from_log("ASYNC-2026-001", &records(), &fmt).expect("the incident is in the log");
     postmortem::review(s, NOW)
 }

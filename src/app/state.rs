@@ -1062,25 +1062,17 @@ impl State {
     /// Audit records made outside `update` (the loop ending a drill on quit), stamped with
     /// the open incident.
     pub(super) fn take_pending_audit(&mut self) -> Option<Vec<serde_json::Map<String, serde_json::Value>>> {
-        let mut effects = Vec::new();
-        self.flush_audit(&mut effects);
-        effects.into_iter().find_map(|e| match e {
-            Effect::Audit(r) => Some(r),
-            _ => None,
-        })
+        let records = std::mem::take(&mut self.pending_audit);
+        let user = self.user();
+        let config = &self.config;
+        let records = self.incidents.stamp(records, self.now_ms, &user, &|s, v| config.format_value(s, v));
+        (!records.is_empty()).then_some(records)
     }
 
     /// The records made so far go out as one effect, carrying the open incident's id (or held
     /// back until it has one).
     pub(super) fn flush_audit(&mut self, effects: &mut Vec<Effect>) {
-        if self.pending_audit.is_empty() {
-            return;
-        }
-        let records = std::mem::take(&mut self.pending_audit);
-        let user = self.user();
-        let config = &self.config;
-        let records = self.incidents.stamp(records, self.now_ms, &user, &|s, v| format_value(config, s, v));
-        if !records.is_empty() {
+        if let Some(records) = self.take_pending_audit() {
             effects.push(Effect::Audit(records));
         }
     }
@@ -1136,7 +1128,7 @@ impl State {
                     let s = &o.summary;
                     format!(
                         "{} {} open {}: {} ({} alerts, {} steps)",
-                        o.id.as_deref().unwrap_or("(id coming)"),
+                        o.id().unwrap_or("(id coming)"),
                         s.severity,
                         crate::incident::templates::span(s.duration_ms(self.now_ms).unwrap_or(0)),
                         s.title,
@@ -1167,11 +1159,6 @@ impl State {
         }
         Ok(())
     }
-}
-
-/// A signal's value in its unit (the number as it is for a signal the config lacks).
-pub fn format_value(config: &Config, signal: &str, v: f64) -> String {
-    config.signals.iter().find(|s| s.id == signal).map_or_else(|| format!("{v}"), |s| s.unit.format(v))
 }
 
 /// The executor's mode for the cockpit's flags.

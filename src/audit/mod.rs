@@ -74,6 +74,30 @@ impl Record {
     pub fn seq(&self) -> u64 {
         self.fields.get("seq").and_then(Value::as_u64).unwrap_or(0)
     }
+
+    /// When it was written (`ts`), in milliseconds since the epoch.
+    pub fn ts_ms(&self) -> Option<i64> {
+        chrono::DateTime::parse_from_rfc3339(self.str("ts")?).ok().map(|t| t.timestamp_millis())
+    }
+}
+
+/// Who wrote a record: the user name from its `who`, and where `sudo` came from (claimed).
+pub fn user_of(fields: &Map<String, Value>) -> String {
+    let who = fields.get("who");
+    let user = who.and_then(|w| w.get("user")).and_then(Value::as_str).unwrap_or("?");
+    match who.and_then(|w| w.get("sudo_user_claimed")).and_then(Value::as_str) {
+        Some(s) => format!("{user} (sudo from {s}, claimed)"),
+        None => user.to_owned(),
+    }
+}
+
+/// A step record's argv.
+pub fn argv_of(fields: &Map<String, Value>) -> Vec<String> {
+    fields
+        .get("argv")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .unwrap_or_default()
 }
 
 /// What `verify` found.

@@ -98,22 +98,11 @@ fn field(r: &Record, k: &str) -> String {
 
 /// One record, one line: `seq ts who kind: what`.
 fn one_line(r: &Record) -> String {
-    let who = r.fields.get("who");
-    let user = who.and_then(|w| w.get("user")).and_then(Value::as_str).unwrap_or("?");
-    let sudo = who.and_then(|w| w.get("sudo_user_claimed")).and_then(Value::as_str);
-    let host = who.and_then(|w| w.get("host")).and_then(Value::as_str).unwrap_or("?");
-    let who = match sudo {
-        Some(s) => format!("{user} (sudo from {s}, claimed)@{host}"),
-        None => format!("{user}@{host}"),
-    };
+    let host = r.fields.get("who").and_then(|w| w.get("host")).and_then(Value::as_str).unwrap_or("?");
+    let who = format!("{}@{host}", crate::audit::user_of(&r.fields));
     let what = match r.kind() {
         "step-started" => {
-            let argv: Vec<String> = r
-                .fields
-                .get("argv")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-                .unwrap_or_default();
+            let argv = crate::audit::argv_of(&r.fields);
             format!(
                 "{}/{} on {}: {}",
                 field(r, "runbook"),

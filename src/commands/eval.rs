@@ -237,8 +237,7 @@ fn print_table(out: &mut impl Write, config: &Config, snap: &Snapshot) -> std::i
     } else {
         writeln!(out, "ALERTS:")?;
         for a in active {
-            let unit = config.signals.iter().find(|s| s.id == a.signal).map(|s| s.unit);
-            let value = unit.map_or_else(|| a.value.to_string(), |u| u.format(a.value));
+            let value = config.format_value(&a.signal, a.value);
             writeln!(
                 out,
                 "  {:<4}  {:<8}  {}  {}  {value}  since {}",

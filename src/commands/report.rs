@@ -15,7 +15,7 @@ use crate::audit::{AuditLog, Record};
 use crate::cli::{IncidentArgs, IncidentCommand, PostmortemArgs, PostmortemFormat, ReportArgs, ReportFormat};
 use crate::config::{Config, Evaluation, SourceKind};
 use crate::incident::Summary;
-use crate::incident::templates::{Template, render};
+use crate::incident::templates::{Template, render, utc};
 use crate::report::morning::{self, Inputs, Mode, ServerAlert, Style};
 use crate::report::{History, postmortem};
 use crate::signals::promql::Value;
@@ -182,12 +182,8 @@ async fn over_the_period(
                     .filter_map(|s| {
                         let values = s.samples.iter().map(|x| x.v).filter(|v| !v.is_nan());
                         let worst = match q.direction {
-                            crate::config::Direction::Above => {
-                                values.fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))))
-                            }
-                            crate::config::Direction::Below => {
-                                values.fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.min(v))))
-                            }
+                            crate::config::Direction::Above => values.reduce(f64::max),
+                            crate::config::Direction::Below => values.reduce(f64::min),
                         }?;
                         Some(Reading { labels: s.labels, value: worst, level: Level::Ok })
                     })
@@ -270,7 +266,7 @@ fn log_and_config(config_path: Option<&Path>, file: Option<&PathBuf>) -> Result<
 }
 
 fn summary(id: &str, records: &[Record], config: &Config, path: &Path) -> Result<Summary, i32> {
-    let fmt = |s: &str, v: f64| crate::app::state::format_value(config, s, v);
+    let fmt = |s: &str, v: f64| config.format_value(s, v);
     Summary::from_log(id, records, &fmt).ok_or_else(|| {
         eprintln!(
             "nightwatch: no record in {} carries incident {id:?} (nightwatch incident list shows them)",
@@ -296,19 +292,11 @@ pub fn incident(config_path: Option<&Path>, args: &IncidentArgs) -> i32 {
             if list.is_empty() {
                 let _ = writeln!(out, "no incidents in {}", path.display());
             }
-            for (id, m) in list {
-                let get = |k: &str| m.get(k).map_or("", String::as_str);
-                let closed = if get("closed").is_empty() { "open" } else { get("closed") };
-                let drill = if get("drill").is_empty() { String::new() } else { format!(" (drill {})", get("drill")) };
-                let _ = writeln!(
-                    out,
-                    "{}  {:<3}  {}  {}  {}{drill}",
-                    crate::text::escape_control(&id),
-                    get("severity"),
-                    if get("opened").is_empty() { get("first") } else { get("opened") },
-                    closed,
-                    crate::text::escape_control(get("title"))
-                );
+            for l in list {
+                let closed = l.closed_ms.map_or_else(|| "open".to_owned(), utc);
+                let drill = l.drill.map_or_else(String::new, |d| format!(" (drill {d})"));
+                let opened = utc(l.opened_ms.unwrap_or(l.first_ms));
+                let _ = writeln!(out, "{}  {:<3}  {opened}  {closed}  {}{drill}", l.id, l.severity, l.title);
             }
             0
         }
@@ -337,7 +325,7 @@ pub fn incident(config_path: Option<&Path>, args: &IncidentArgs) -> i32 {
                         r.title
                     );
                     for e in &r.summary.timeline {
-                        t.push_str(&format!("  {}  {}\n", crate::report::utc(e.at_ms), e.text));
+                        t.push_str(&format!("  {}  {}\n", utc(e.at_ms), e.text));
                     }
                     t
                 }

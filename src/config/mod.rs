@@ -295,6 +295,11 @@ pub struct Signal {
 }
 
 impl Config {
+    /// A signal's value in its unit (the number as it is for a signal the config lacks).
+    pub fn format_value(&self, signal: &str, v: f64) -> String {
+        self.signals.iter().find(|s| s.id == signal).map_or_else(|| format!("{v}"), |s| s.unit.format(v))
+    }
+
     /// The panels this config's signals fill, in dashboard order; `other` last for signals
     /// without a panel.
     pub fn panel_ids(&self) -> Vec<&'static str> {
@@ -470,6 +475,10 @@ impl<T> At<T> {
     }
     fn span(&self) -> Range<usize> {
         self.v.span()
+    }
+    /// The file and span it came from.
+    fn place(&self) -> (usize, Range<usize>) {
+        (self.file, self.v.span())
     }
 }
 
@@ -741,27 +750,20 @@ impl Validator {
 
     /// A `[[report-query]]`: a signal's expression without the dashboard's keys.
     fn report_query(&mut self, q: MergedSignal, sources: &[Source]) -> Option<Signal> {
-        let keys: [(&str, Option<Range<usize>>, usize); 8] = [
-            ("panel", q.panel.as_ref().map(At::span), q.panel.as_ref().map_or(0, |a| a.file)),
-            ("warn", q.warn.as_ref().map(At::span), q.warn.as_ref().map_or(0, |a| a.file)),
-            ("page", q.page.as_ref().map(At::span), q.page.as_ref().map_or(0, |a| a.file)),
-            ("clear", q.clear.as_ref().map(At::span), q.clear.as_ref().map_or(0, |a| a.file)),
-            ("for", q.for_.as_ref().map(At::span), q.for_.as_ref().map_or(0, |a| a.file)),
-            (
-                "keep-firing-for",
-                q.keep_firing_for.as_ref().map(At::span),
-                q.keep_firing_for.as_ref().map_or(0, |a| a.file),
-            ),
-            ("runbook", q.runbook.as_ref().map(At::span), q.runbook.as_ref().map_or(0, |a| a.file)),
-            ("bars", q.bars.as_ref().map(At::span), q.bars.as_ref().map_or(0, |a| a.file)),
+        let keys = [
+            ("panel", q.panel.as_ref().map(At::place)),
+            ("warn", q.warn.as_ref().map(At::place)),
+            ("page", q.page.as_ref().map(At::place)),
+            ("clear", q.clear.as_ref().map(At::place)),
+            ("for", q.for_.as_ref().map(At::place)),
+            ("keep-firing-for", q.keep_firing_for.as_ref().map(At::place)),
+            ("runbook", q.runbook.as_ref().map(At::place)),
+            ("bars", q.bars.as_ref().map(At::place)),
         ];
-        for (key, span, file) in keys {
-            if let Some(span) = span {
-                self.err_span(
-                    file,
-                    span,
-                    format!("a [[report-query]] takes id, title, expr, unit, direction and source, not {key}"),
-                );
+        for (key, place) in keys {
+            if let Some((file, span)) = place {
+                let msg = format!("a [[report-query]] takes id, title, expr, unit, direction and source, not {key}");
+                self.err_span(file, span, msg);
             }
         }
         self.signal(q, sources, "report-query")

@@ -12,7 +12,7 @@
 
 pub mod templates;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -32,8 +32,6 @@ const MAX_HELD: usize = 1000;
 /// The open incident.
 #[derive(Clone, Debug)]
 pub struct Open {
-    /// None while the audit log's writer is giving it one.
-    pub id: Option<String>,
     /// Given on the command line (`--incident`, `NIGHTWATCH_INCIDENT`): declared elsewhere, so
     /// it does not close by itself.
     pub given: bool,
@@ -42,7 +40,15 @@ pub struct Open {
     /// Since when none of its alerts has been active.
     pub quiet_since: Option<i64>,
     held: Vec<Record>,
+    /// What is known of it; its `id` is empty while the audit log's writer is giving it one.
     pub summary: Summary,
+}
+
+impl Open {
+    /// Its id, once it has one.
+    pub fn id(&self) -> Option<&str> {
+        (!self.summary.id.is_empty()).then_some(self.summary.id.as_str())
+    }
 }
 
 /// When incidents open and close, and which records carry their id.
@@ -103,19 +109,13 @@ impl Tracker {
         let mut summary = Summary::new(id);
         summary.opened_ms = Some(now_ms);
         summary.severity = self.settings.severity.clone();
-        self.current = Some(Open {
-            id: Some(id.to_owned()),
-            given: true,
-            alerts: BTreeSet::new(),
-            quiet_since: None,
-            held: Vec::new(),
-            summary,
-        });
+        self.current =
+            Some(Open { given: true, alerts: BTreeSet::new(), quiet_since: None, held: Vec::new(), summary });
     }
 
     /// The open incident's id, once it has one.
     pub fn id(&self) -> Option<&str> {
-        self.current.as_ref()?.id.as_deref()
+        self.current.as_ref()?.id()
     }
 
     /// Alert transitions: the first page opens an incident (its `incident-opened` record, to be
@@ -156,22 +156,15 @@ impl Tracker {
         let record = crate::audit::event("incident-opened", &fields);
         let mut summary = Summary::new("");
         summary.apply(&record, now_ms, by, &|_, v| format!("{v}"));
-        self.current = Some(Open {
-            id: None,
-            given: false,
-            alerts: BTreeSet::new(),
-            quiet_since: None,
-            held: Vec::new(),
-            summary,
-        });
+        self.current =
+            Some(Open { given: false, alerts: BTreeSet::new(), quiet_since: None, held: Vec::new(), summary });
         record
     }
 
     /// The id the audit log's writer gave the open incident: the records held back, now
     /// carrying it.
     pub fn assigned(&mut self, id: &str) -> Vec<Record> {
-        let Some(o) = self.current.as_mut().filter(|o| o.id.is_none()) else { return Vec::new() };
-        o.id = Some(id.to_owned());
+        let Some(o) = self.current.as_mut().filter(|o| o.id().is_none()) else { return Vec::new() };
         o.summary.id = id.to_owned();
         let mut held = std::mem::take(&mut o.held);
         for r in &mut held {
@@ -198,9 +191,9 @@ impl Tracker {
                 continue;
             }
             o.summary.apply(&r, now_ms, who, fmt);
-            match &o.id {
+            match o.id() {
                 Some(id) => {
-                    r.insert("incident".into(), id.clone().into());
+                    r.insert("incident".into(), id.into());
                     out.push(r);
                 }
                 None if o.held.len() < MAX_HELD => o.held.push(r),
@@ -214,7 +207,7 @@ impl Tracker {
     /// passed (its `incident-closed` record is returned, unstamped).
     pub fn tick(&mut self, is_active: &dyn Fn(u64) -> bool, now_ms: i64) -> Option<Record> {
         let o = self.current.as_mut()?;
-        if o.given || o.id.is_none() {
+        if o.given || o.id().is_none() {
             return None;
         }
         if o.alerts.iter().any(|a| is_active(*a)) {
@@ -244,7 +237,7 @@ impl Tracker {
         match cmd {
             Command::Declare(title) => {
                 if let Some(o) = &self.current {
-                    return Err(format!("{} is open: close it first", o.id.as_deref().unwrap_or("an incident")));
+                    return Err(format!("{} is open: close it first", o.id().unwrap_or("an incident")));
                 }
                 let title = if title.is_empty() { format!("declared by {by}") } else { title };
                 Ok(self.open(title, by, None, now_ms))
@@ -362,8 +355,7 @@ impl Summary {
         let mut any = false;
         for r in records.iter().filter(|r| r.str("incident") == Some(id)) {
             any = true;
-            let at = r.str("ts").and_then(parse_ts).unwrap_or(0);
-            s.apply(&r.fields, at, &who_of(&r.fields), fmt);
+            s.apply(&r.fields, r.ts_ms().unwrap_or(0), &crate::audit::user_of(&r.fields), fmt);
         }
         any.then_some(s)
     }
@@ -498,11 +490,7 @@ impl Summary {
                 self.runbooks.insert(rb);
             }
             "step-started" => {
-                let argv: Vec<String> = r
-                    .get("argv")
-                    .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-                    .unwrap_or_default();
+                let argv = crate::audit::argv_of(r);
                 let text = format!(
                     "{by} ran {}/{} on {}: {}",
                     str_of(r, "runbook"),
@@ -584,58 +572,66 @@ impl Summary {
     }
 }
 
-/// Who wrote an audit record: the user name (and `sudo` origin) from its `who`.
-pub fn who_of(r: &Record) -> String {
-    let who = r.get("who");
-    let user = who.and_then(|w| w.get("user")).and_then(Value::as_str).unwrap_or("?");
-    match who.and_then(|w| w.get("sudo_user_claimed")).and_then(Value::as_str) {
-        Some(s) => format!("{user} (sudo from {s})"),
-        None => user.to_owned(),
-    }
+/// An incident as the log lists it.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Listing {
+    pub id: String,
+    pub title: String,
+    pub severity: String,
+    /// None when its opening is not in the records read.
+    pub opened_ms: Option<i64>,
+    pub closed_ms: Option<i64>,
+    /// Its first and latest records.
+    #[serde(skip)]
+    pub first_ms: i64,
+    #[serde(skip)]
+    pub last_ms: i64,
+    /// The drill it belongs to.
+    #[serde(skip)]
+    pub drill: Option<String>,
 }
 
-/// An audit record's `ts` (RFC 3339) in milliseconds.
-pub fn parse_ts(ts: &str) -> Option<i64> {
-    chrono::DateTime::parse_from_rfc3339(ts).ok().map(|t| t.timestamp_millis())
-}
-
-/// Every incident in the log: id → (opened, closed) from their records, in order of opening.
-pub fn list(records: &[crate::audit::Record]) -> Vec<(String, BTreeMap<&'static str, String>)> {
-    let mut out: Vec<(String, BTreeMap<&'static str, String>)> = Vec::new();
+/// Every incident in the records, in order of first appearance, text escaped.
+pub fn list(records: &[crate::audit::Record]) -> Vec<Listing> {
+    let mut out: Vec<Listing> = Vec::new();
     for r in records {
         let Some(id) = r.str("incident") else { continue };
-        let k = match out.iter().position(|(i, _)| i == id) {
+        let id = crate::text::escape_control(id);
+        let at = r.ts_ms().unwrap_or(0);
+        let k = match out.iter().position(|l| l.id == id) {
             Some(k) => k,
             None => {
-                out.push((id.to_owned(), BTreeMap::new()));
+                out.push(Listing {
+                    id: id.into_owned(),
+                    title: String::new(),
+                    severity: String::new(),
+                    opened_ms: None,
+                    closed_ms: None,
+                    first_ms: at,
+                    last_ms: at,
+                    drill: None,
+                });
                 out.len() - 1
             }
         };
-        let m = &mut out[k].1;
-        let ts = r.str("ts").unwrap_or("").to_owned();
-        m.entry("first").or_insert_with(|| ts.clone());
-        m.insert("last", ts.clone());
-        match r.kind() {
-            "incident-opened" => {
-                m.insert("opened", ts);
-                for f in ["title", "severity"] {
-                    m.insert(f, r.str(f).unwrap_or("").to_owned());
-                }
-            }
-            "incident-updated" => {
-                for f in ["title", "severity"] {
-                    if let Some(v) = r.str(f) {
-                        m.insert(f, v.to_owned());
-                    }
-                }
-            }
-            "incident-closed" => {
-                m.insert("closed", ts);
-            }
-            _ => {}
+        let l = &mut out[k];
+        l.last_ms = at;
+        if r.kind() == "incident-opened" {
+            l.opened_ms = Some(at);
         }
-        if let Some(d) = r.str("drill") {
-            m.insert("drill", d.to_owned());
+        if r.kind() == "incident-closed" {
+            l.closed_ms = Some(at);
+        }
+        if matches!(r.kind(), "incident-opened" | "incident-updated") {
+            if r.fields.contains_key("title") {
+                l.title = str_of(&r.fields, "title").into_owned();
+            }
+            if r.fields.contains_key("severity") {
+                l.severity = str_of(&r.fields, "severity").into_owned();
+            }
+        }
+        if l.drill.is_none() && r.str("drill").is_some() {
+            l.drill = Some(str_of(&r.fields, "drill").into_owned());
         }
     }
     out

@@ -14,21 +14,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::audit::Record;
-use crate::incident::{parse_ts, who_of};
 
-/// An audit record's time in ms (0 when it has none).
-pub fn ts_of(r: &Record) -> i64 {
-    r.str("ts").and_then(parse_ts).unwrap_or(0)
-}
-
-/// `03:12` (or `2026-11-23 03:12` when the date is not `day`'s), UTC.
+/// `03:12`, UTC.
 pub fn hm(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms).map_or_else(|| "?".into(), |t| t.format("%H:%M").to_string())
-}
-
-/// `2026-11-23 03:12 UTC`.
-pub fn utc(ms: i64) -> String {
-    crate::incident::templates::utc(ms)
 }
 
 /// An alert as the period's history tells it.
@@ -62,14 +51,7 @@ pub struct DrillRun {
 }
 
 /// An incident seen in the period.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct IncidentSpan {
-    pub id: String,
-    pub title: String,
-    pub severity: String,
-    pub opened_ms: Option<i64>,
-    pub closed_ms: Option<i64>,
-}
+pub type IncidentSpan = crate::incident::Listing;
 
 /// The history of a period, from the audit log. Records stamped with a drill are drills'
 /// business: they count under `drills`, not as real alerts, incidents or steps.
@@ -98,7 +80,7 @@ impl History {
             (host, pid, r.fields.get("alert").and_then(Value::as_u64).unwrap_or(0))
         };
         for r in records {
-            let at = ts_of(r);
+            let at = r.ts_ms().unwrap_or(0);
             if at < start_ms {
                 continue;
             }
@@ -109,7 +91,7 @@ impl History {
                     at_ms: at,
                     drill: text(r, "drill"),
                     run: text(r, "drill-run"),
-                    by: crate::text::escape_control(&who_of(&r.fields)).into_owned(),
+                    by: crate::text::escape_control(&crate::audit::user_of(&r.fields)).into_owned(),
                     end: text(r, "end"),
                     grade: text(r, "grade"),
                     detect: text(r, "detect"),
@@ -144,33 +126,18 @@ impl History {
                 }
                 "ack" => {
                     if let Some(&i) = open.get(&key(r)) {
-                        h.alerts[i]
-                            .acked_by
-                            .get_or_insert_with(|| crate::text::escape_control(&who_of(&r.fields)).into_owned());
+                        h.alerts[i].acked_by.get_or_insert_with(|| {
+                            crate::text::escape_control(&crate::audit::user_of(&r.fields)).into_owned()
+                        });
                     }
                 }
-                "step-finished" => h.steps.push(StepRun::from_record(&r.fields, at, &who_of(&r.fields))),
+                "step-finished" => h.steps.push(StepRun::from_record(&r.fields, at, &crate::audit::user_of(&r.fields))),
                 _ => {}
             }
         }
         // Incidents: any that opened, changed or closed in the period.
-        for (id, m) in crate::incident::list(records) {
-            if m.contains_key("drill") {
-                continue;
-            }
-            let last = m.get("last").and_then(|t| parse_ts(t)).unwrap_or(0);
-            if last < start_ms {
-                continue;
-            }
-            let esc = |k: &str| crate::text::escape_control(m.get(k).map_or("", String::as_str)).into_owned();
-            h.incidents.push(IncidentSpan {
-                title: esc("title"),
-                severity: esc("severity"),
-                opened_ms: m.get("opened").and_then(|t| parse_ts(t)),
-                closed_ms: m.get("closed").and_then(|t| parse_ts(t)),
-                id: crate::text::escape_control(&id).into_owned(),
-            });
-        }
+        h.incidents =
+            crate::incident::list(records).into_iter().filter(|l| l.drill.is_none() && l.last_ms >= start_ms).collect();
         h
     }
 }

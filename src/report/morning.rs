@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{History, hm, utc};
+use super::{History, hm};
 use crate::config::{Config, Signal};
+use crate::incident::templates::utc;
 use crate::signals::{Level, Outcome, Reading};
 
 /// Where the values came from.
@@ -129,10 +130,10 @@ pub struct Report {
     pub problems: Vec<String>,
 }
 
-fn readings(o: Option<&Outcome>) -> &[Reading] {
+fn readings(o: &Outcome) -> &[Reading] {
     match o {
-        Some(Outcome::Values { readings, .. }) => readings,
-        _ => &[],
+        Outcome::Values { readings, .. } => readings,
+        Outcome::Failed { .. } => &[],
     }
 }
 
@@ -186,15 +187,14 @@ impl<'a> Look<'a> {
     /// Every reading, worst first.
     fn all(pair: Option<(&Signal, &Outcome)>) -> Vec<Item> {
         let Some((s, o)) = pair else { return Vec::new() };
-        let mut v: Vec<Item> =
-            readings(Some(o)).iter().filter(|r| r.value.is_finite()).map(|r| Self::item(s, r)).collect();
+        let mut v: Vec<Item> = readings(o).iter().filter(|r| r.value.is_finite()).map(|r| Self::item(s, r)).collect();
         v.sort_by(|a, b| b.value.total_cmp(&a.value).then_with(|| a.name.cmp(&b.name)));
         v
     }
 
     fn count(pair: Option<(&Signal, &Outcome)>) -> Option<u64> {
         let (_, o) = pair?;
-        match readings(Some(o)) {
+        match readings(o) {
             [] if matches!(o, Outcome::Values { .. }) => Some(0),
             [r, ..] if r.value.is_finite() && r.value >= 0.0 => Some(r.value.round() as u64),
             _ => None,
@@ -232,7 +232,7 @@ pub fn build(i: Inputs<'_>) -> Report {
         hot_entities: Look::all(look.query("concurrent-writers")),
     };
     let timeout_budget = TimeoutBudget {
-        level: worst_level(&[look.level("timeout-budget")]),
+        level: look.level("timeout-budget"),
         used: Look::worst(look.signal("timeout-budget")),
         headroom: Look::worst(look.query("timeout-headroom")),
     };

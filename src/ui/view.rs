@@ -638,7 +638,7 @@ pub fn build(state: &State) -> ViewModel {
         .incidents
         .current
         .as_ref()
-        .map(|o| format!("{} {}", escape_control(o.id.as_deref().unwrap_or("INCIDENT")), o.summary.severity));
+        .map(|o| format!("{} {}", escape_control(o.id().unwrap_or("INCIDENT")), o.summary.severity));
     let header = Header {
         incident,
         title: escape_control(&state.config.cockpit.title).into_owned(),
